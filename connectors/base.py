@@ -1,0 +1,158 @@
+"""What every connector offers: a :class:`Source` to export from and a :class:`Target` to load into.
+
+Both speak only the canonical model (:mod:`migrator.models`). Vendor JSON never leaves a
+connector package. The migration engine owns the state store; connectors never touch it.
+
+Source contract
+    ``export(entity, cursor)`` yields :class:`Page` objects. The engine stages each page's
+    records and saves ``page.cursor`` in the same transaction, so a crash repeats at most one
+    page. Calling ``export`` again with the saved cursor continues where it stopped; with the
+    cursor of a finished export it returns only what changed since (delta). Records may repeat
+    across pages (the engine dedupes by id).
+
+Target contract
+    ``submit(entity, items)`` sends one batch and returns a :class:`Submission`; the engine has
+    written the batch to the state store before the call and marks it sent after it. ``collect``
+    waits for the outcome of every item (job polling for Zendesk). ``reconcile`` finds records
+    a previous, interrupted attempt already created, by the source-id marker the loader writes
+    (Zendesk ``external_id``, a Freshdesk custom field...), so nothing is created twice.
+    Items reach the target with every reference already translated to *target* ids by the
+    engine (see :class:`LoadItem`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
+
+from migrator.models import Attachment, Entity
+from migrator.state import RecordOutcome
+
+__all__ = [
+    "Page",
+    "CheckItem",
+    "LoadItem",
+    "Submission",
+    "TargetCapabilities",
+    "Source",
+    "Target",
+]
+
+
+@dataclass
+class Page:
+    """One page of exported records and the cursor that resumes after it."""
+
+    records: list[Any]
+    cursor: str | None = None
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    """One line of ``migrator check``: what was checked, whether it passed, what to do."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+    hint: str | None = None
+    warning: bool = False  # passed, but with something the user should know
+
+
+@dataclass
+class LoadItem:
+    """One record to create in the target.
+
+    ``record`` is a canonical record whose references (requester, assignee, group, author,
+    organisation...) already hold *target* ids, resolved by the engine through the id map.
+    ``source_id`` is the id in the source, which the loader writes as its marker.
+    ``recovering`` is set when a previous attempt may have created it partly: the loader must
+    complete it (e.g. add the notes that are missing) rather than create it again.
+    """
+
+    source_id: str
+    record: Any
+    recovering: bool = False
+    attachments_dir: Path | None = None
+
+
+@dataclass
+class Submission:
+    """A sent batch: the job id where the target is asynchronous, or the results directly."""
+
+    entity: Entity
+    items: list[LoadItem]
+    job_id: str | None = None
+    outcomes: list[RecordOutcome] | None = None  # filled now by synchronous targets
+    data: dict[str, Any] = field(default_factory=dict)  # connector-private
+
+
+@dataclass(frozen=True)
+class TargetCapabilities:
+    """What the target can and cannot represent; the plan and the report say it to the user."""
+
+    sets_timestamps: bool  # can the original created/updated/solved dates be written?
+    creates_agents: bool  # can agents be created through the API (and at what cost)?
+    writable_roles: bool  # can roles be created (else a tier maps onto an existing role)?
+    async_jobs: bool  # are bulk writes queued jobs?
+    max_attachment_bytes: int | None  # per ticket or per comment, None if unlimited
+    batch_size: int = 100
+    notes: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A help desk we export from."""
+
+    name: str
+
+    def check(self) -> list[CheckItem]:
+        """Credentials, permissions, plan features and rate limits, without changing anything."""
+
+    def entities(self) -> Sequence[Entity]:
+        """The entities this source exports, in the order they should be exported."""
+
+    def export(self, entity: Entity, cursor: str | None = None, *,
+               since: str | None = None) -> Iterator[Page]:
+        """Pages of canonical records of ``entity``, resuming after ``cursor``."""
+
+    def download(self, attachment: Attachment, dest: Path) -> int:
+        """Stream one attachment to ``dest``; return its size in bytes."""
+
+    def stats(self) -> dict[str, dict]:
+        """Request counters per rate-limit bucket."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Target(Protocol):
+    """A help desk we load into."""
+
+    name: str
+    capabilities: TargetCapabilities
+
+    def check(self) -> list[CheckItem]: ...
+
+    def existing(self, entity: Entity) -> Iterator[Any]:
+        """Records already in the target (agents, groups, roles, ticket fields, ...), canonical
+        with *target* ids, so the engine can reuse them by name or e-mail instead of creating."""
+
+    def submit(self, entity: Entity, items: list[LoadItem]) -> Submission: ...
+
+    def collect(self, submission: Submission) -> list[RecordOutcome]:
+        """Wait for the batch and return one outcome per item (``source_id`` = item's)."""
+
+    def reconcile(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, str]:
+        """Source id -> target id for records of ``entity`` that already exist in the target."""
+
+    def fetch(self, entity: Entity, target_id: str) -> Any | None:
+        """One record as the target holds it (tickets with comments), for ``migrator verify``."""
+
+    def delete(self, entity: Entity, target_ids: Sequence[str]) -> list[str]:
+        """Delete records (rollback); return the ids actually gone (already-absent count as gone)."""
+
+    def stats(self) -> dict[str, dict]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,9 @@
+"""CLI commands of the mapping group (being written)."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    """Add this module's commands to the top-level group."""

@@ -1,0 +1,373 @@
+"""The canonical, vendor-neutral model that sits between connectors.
+
+Exporters parse vendor JSON into these records; loaders turn them into vendor requests; the
+mapping layer and the reports only ever see these. N vendors therefore need 2N adapters.
+
+Conventions (every connector follows them):
+- ids are strings (the vendor's id as text); references to other records use the *source* ids.
+- timestamps are ISO-8601 UTC strings ending in ``Z`` (see :func:`iso`), or ``None``.
+- ``status`` is one of :data:`STATUSES` or a custom status name; ``priority`` is one of
+  :data:`PRIORITIES`; vendor codes never leak into the canonical model.
+- ``extra`` keeps vendor fields the model has no slot for, so nothing the user had is lost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+__all__ = [
+    "Entity",
+    "Outcome",
+    "STATUSES",
+    "PRIORITIES",
+    "Organization",
+    "EndUser",
+    "Agent",
+    "Role",
+    "Group",
+    "Membership",
+    "FieldOption",
+    "TicketField",
+    "Attachment",
+    "Comment",
+    "Ticket",
+    "SatisfactionRating",
+    "TicketEvent",
+    "TimeEntry",
+    "Product",
+    "RECORD_TYPES",
+    "to_dict",
+    "from_dict",
+    "iso",
+]
+
+STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+class Entity(str, enum.Enum):
+    """Every kind of record the toolkit moves or reads, in dependency order for loading."""
+
+    TICKET_FIELDS = "ticket_fields"
+    ROLES = "roles"
+    PRODUCTS = "products"
+    ORGANIZATIONS = "organizations"
+    AGENTS = "agents"
+    END_USERS = "end_users"
+    GROUPS = "groups"
+    MEMBERSHIPS = "memberships"
+    TICKETS = "tickets"
+    COMMENTS = "comments"
+    SATISFACTION_RATINGS = "satisfaction_ratings"
+    TICKET_EVENTS = "ticket_events"
+    TIME_ENTRIES = "time_entries"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Outcome(str, enum.Enum):
+    """How one record ended in a run."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    REUSED = "reused"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def iso(value: Any) -> str | None:
+    """Normalise a timestamp (ISO string with any offset, epoch seconds, datetime) to UTC ``Z``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        dt = datetime.fromtimestamp(value, tz=timezone.utc)
+    elif isinstance(value, datetime):
+        dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    else:
+        text = str(value).strip()
+        if text.endswith("Z") and len(text) == 20 and text[10] == "T":
+            return text  # already canonical: the hot path
+        if len(text) == 10:  # YYYY-MM-DD
+            text += "T00:00:00+00:00"
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _record(cls):
+    return dataclass(slots=True, kw_only=True)(cls)
+
+
+@_record
+class Organization:
+    entity: ClassVar[Entity] = Entity.ORGANIZATIONS
+    id: str
+    name: str
+    domains: list[str] = field(default_factory=list)
+    external_id: str | None = None
+    notes: str | None = None
+    tags: list[str] = field(default_factory=list)
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    created_at: str | None = None
+    updated_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@_record
+class EndUser:
+    """A customer (Zendesk end-user, Freshdesk contact)."""
+
+    entity: ClassVar[Entity] = Entity.END_USERS
+    id: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    organization_id: str | None = None
+    external_id: str | None = None
+    active: bool = True
+    blocked: bool = False
+    deleted: bool = False
+    tags: list[str] = field(default_factory=list)
+    time_zone: str | None = None
+    locale: str | None = None
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    created_at: str | None = None
+    updated_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@_record
+class Agent:
+    """A member of the support staff in the source (agent or admin)."""
+
+    entity: ClassVar[Entity] = Entity.AGENTS
+    id: str
+    name: str
+    email: str
+    role: str = "agent"  # source role name as the vendor spells it: agent, admin, Supervisor...
+    role_ids: list[str] = field(default_factory=list)
+    custom_role: str | None = None
+    group_ids: list[str] = field(default_factory=list)
+    active: bool = True
+    suspended: bool = False
+    ticket_scope: str | None = None  # global | group | restricted
+    tags: list[str] = field(default_factory=list)
+    time_zone: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    last_login_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@_record
+class Role:
+    entity: ClassVar[Entity] = Entity.ROLES
+    id: str
+    name: str
+    description: str | None = None
+    builtin: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@_record
+class Group:
+    entity: ClassVar[Entity] = Entity.GROUPS
+    id: str
+    name: str
+    description: str | None = None
+    deleted: bool = False
+    escalate_to: str | None = None  # agent id
+    unassigned_for: str | None = None  # e.g. "30m", "1h"
+    created_at: str | None = None
+    updated_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@_record
+class Membership:
+    entity: ClassVar[Entity] = Entity.MEMBERSHIPS
+    id: str
+    agent_id: str
+    group_id: str
+    default: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@_record
+class FieldOption:
+    value: str
+    label: str
+
+
+@_record
+class TicketField:
+    """A custom ticket field (system fields such as status are not listed)."""
+
+    entity: ClassVar[Entity] = Entity.TICKET_FIELDS
+    id: str
+    key: str  # how tickets refer to it in ``Ticket.custom_fields`` (Zendesk id, Freshdesk name)
+    title: str
+    type: str  # text, textarea, dropdown, multiselect, checkbox, date, integer, decimal, regexp
+    options: list[FieldOption] = field(default_factory=list)
+    required: bool = False
+    active: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@_record
+class Attachment:
+    id: str
+    file_name: str
+    content_type: str | None = None
+    size: int | None = None
+    url: str | None = None  # where the source serves it (may expire)
+    inline: bool = False
+    local_path: str | None = None  # set once downloaded into the staging folder
+    sha256: str | None = None
+
+
+@_record
+class Comment:
+    entity: ClassVar[Entity] = Entity.COMMENTS
+    id: str
+    ticket_id: str
+    author_id: str | None
+    body: str
+    html_body: str | None = None
+    public: bool = True
+    created_at: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    channel: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@_record
+class Ticket:
+    entity: ClassVar[Entity] = Entity.TICKETS
+    id: str
+    subject: str | None
+    status: str = "open"
+    priority: str | None = None
+    type: str | None = None
+    requester_id: str | None = None
+    submitter_id: str | None = None
+    assignee_id: str | None = None
+    group_id: str | None = None
+    organization_id: str | None = None
+    product_id: str | None = None
+    channel: str | None = None
+    tags: list[str] = field(default_factory=list)
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    created_at: str | None = None
+    updated_at: str | None = None
+    solved_at: str | None = None
+    closed_at: str | None = None
+    first_responded_at: str | None = None
+    due_at: str | None = None
+    external_id: str | None = None
+    deleted: bool = False
+    spam: bool = False
+    comment_count: int | None = None
+    comments: list[Comment] = field(default_factory=list)  # filled when assembled for loading
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@_record
+class SatisfactionRating:
+    entity: ClassVar[Entity] = Entity.SATISFACTION_RATINGS
+    id: str
+    ticket_id: str
+    score: str  # good | bad | neutral | offered | unoffered
+    comment: str | None = None
+    requester_id: str | None = None
+    assignee_id: str | None = None
+    group_id: str | None = None
+    created_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@_record
+class TicketEvent:
+    """One field change on a ticket (status, group, assignee, priority), for the KPI report."""
+
+    entity: ClassVar[Entity] = Entity.TICKET_EVENTS
+    id: str
+    ticket_id: str
+    field: str  # status | group_id | assignee_id | priority
+    previous: str | None
+    value: str | None
+    author_id: str | None = None
+    created_at: str | None = None
+
+
+@_record
+class TimeEntry:
+    entity: ClassVar[Entity] = Entity.TIME_ENTRIES
+    id: str
+    ticket_id: str
+    agent_id: str | None
+    seconds: int
+    billable: bool = False
+    executed_at: str | None = None
+
+
+@_record
+class Product:
+    entity: ClassVar[Entity] = Entity.PRODUCTS
+    id: str
+    name: str
+    description: str | None = None
+
+
+RECORD_TYPES: dict[Entity, type] = {
+    cls.entity: cls
+    for cls in (
+        Organization, EndUser, Agent, Role, Group, Membership, TicketField, Comment, Ticket,
+        SatisfactionRating, TicketEvent, TimeEntry, Product,
+    )
+}
+
+_NESTED: dict[tuple[type, str], type] = {
+    (TicketField, "options"): FieldOption,
+    (Comment, "attachments"): Attachment,
+    (Ticket, "comments"): Comment,
+}
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    """A record as plain JSON-ready data (nested records included)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if isinstance(value, list) and value and dataclasses.is_dataclass(value[0]):
+            value = [to_dict(v) for v in value]
+        out[f.name] = value
+    return out
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a record of ``cls`` from :func:`to_dict` output; unknown keys go to ``extra``."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            extra[key] = value
+            continue
+        nested = _NESTED.get((cls, key))
+        if nested is not None and value:
+            value = [v if isinstance(v, nested) else from_dict(nested, v) for v in value]
+        kwargs[key] = value
+    if extra and "extra" in names:
+        kwargs["extra"] = {**kwargs.get("extra", {}), **extra}
+    return cls(**kwargs)

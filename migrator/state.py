@@ -1,0 +1,467 @@
+"""The state store: everything a migration must remember, in one SQLAlchemy database.
+
+SQLite (``sqlite:///.migrator/state.db``) by default; any SQLAlchemy URL works, and the code
+uses only portable SQL plus the two dialects' ``ON CONFLICT`` upserts, so PostgreSQL behaves
+the same.
+
+Tables:
+    meta           schema version and project facts
+    runs           one row per command invocation that changes something
+    staged         source records as canonical JSON, keyed by (entity, source_id)
+    cursors        export positions per stream, moved in the transaction that stages the page
+    records        the id map and the latest outcome of every record: (entity, source_id) ->
+                   target_id, outcome, reason, which run created it (for rollback)
+    batches        a batch of records for the target: pending -> sent (job id) -> done
+    batch_items    which records a batch holds
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from migrator.errors import ConfigError
+from migrator.models import RECORD_TYPES, Entity, Outcome, from_dict, to_dict
+
+__all__ = ["StateStore", "RecordOutcome", "SCHEMA_VERSION", "digest"]
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("command", sa.String(50), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # running, done, failed, interrupted
+    sa.Column("options", sa.Text, nullable=False, default="{}"),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float),
+)
+staged = sa.Table(
+    "staged", metadata,
+    sa.Column("entity", sa.String(40), primary_key=True),
+    sa.Column("source_id", sa.String(100), primary_key=True),
+    sa.Column("parent_id", sa.String(100)),
+    sa.Column("updated_at", sa.String(30)),
+    sa.Column("digest", sa.String(40), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("export_seq", sa.Integer, nullable=False, default=0),
+    sa.Index("ix_staged_parent", "entity", "parent_id"),
+)
+cursors = sa.Table(
+    "cursors", metadata,
+    sa.Column("stream", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+records = sa.Table(
+    "records", metadata,
+    sa.Column("entity", sa.String(40), primary_key=True),
+    sa.Column("source_id", sa.String(100), primary_key=True),
+    sa.Column("target_id", sa.String(100)),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_run", sa.Integer),  # the run that created it in the target (rollback)
+    sa.Column("run_id", sa.Integer),  # the run that last touched it
+    sa.Column("digest", sa.String(40)),  # digest of the staged record that was loaded (delta)
+    sa.Column("attempts", sa.Integer, nullable=False, default=1),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_records_outcome", "entity", "outcome"),
+    sa.Index("ix_records_created_run", "created_run"),
+)
+batches = sa.Table(
+    "batches", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("entity", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # pending, sent, done
+    sa.Column("job_id", sa.String(100)),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_batches_status", "entity", "status"),
+)
+batch_items = sa.Table(
+    "batch_items", metadata,
+    sa.Column("batch_id", sa.Integer, primary_key=True),
+    sa.Column("source_id", sa.String(100), primary_key=True),
+)
+
+
+def digest(payload: str) -> str:
+    """A short stable digest of a JSON payload."""
+    return hashlib.sha1(payload.encode()).hexdigest()
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What happened to one record in the target."""
+
+    source_id: str
+    outcome: Outcome
+    target_id: str | None = None
+    reason: str | None = None
+    digest: str | None = None
+
+
+class StateStore:
+    """Access to the state database. Thread-safe for readers; writes go through transactions.
+
+    Args:
+        url: an SQLAlchemy URL; a plain path is taken as a SQLite file.
+    """
+
+    def __init__(self, url: str):
+        if "://" not in url:
+            url = f"sqlite:///{url}"
+        self.url = url
+        try:
+            self.engine = self._make_engine(url)
+            self._upgrade()
+        except sa.exc.ArgumentError as exc:
+            raise ConfigError(f"state database URL {url!r} is not valid: {exc}",
+                              hint="use sqlite:///path/state.db or postgresql+psycopg://...") from None
+        except sa.exc.OperationalError as exc:
+            raise ConfigError(f"cannot open the state database: {exc.orig}",
+                              hint="check the `state` URL in migration.yaml and that the "
+                                   "database server is running") from None
+        except ModuleNotFoundError as exc:
+            raise ConfigError(f"the state database needs the {exc.name!r} driver",
+                              hint="pip install 'helpdesk-migrator[postgres]'") from None
+
+    # -- engine and schema -----------------------------------------------------------------
+    @staticmethod
+    def _make_engine(url: str) -> Engine:
+        if url.startswith("sqlite"):
+            path = url.split(":///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+            @sa.event.listens_for(engine, "connect")
+            def _pragmas(dbapi_conn, _):  # WAL: readers never block the writer
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.close()
+
+            return engine
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return sa.create_engine(url, pool_pre_ping=True)
+
+    def _upgrade(self) -> None:
+        """Create the schema, or upgrade state written by an older release."""
+        metadata.create_all(self.engine)
+        with self.transaction() as conn:
+            row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"the state database was written by a newer release (schema {version}, "
+                    f"this release knows {SCHEMA_VERSION})",
+                    hint="upgrade helpdesk-migrator, or point `state` at a new database")
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                _MIGRATIONS.get(step, lambda c: None)(conn)
+            self._upsert(conn, meta, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}],
+                         ["key"])
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def _upsert(self, conn: Connection, table: sa.Table, rows: Sequence[dict], keys: list[str],
+                update: Sequence[str] | None = None) -> None:
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif self.dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - other databases: portable but slower
+            for row in rows:
+                conn.execute(table.delete().where(sa.and_(*(table.c[k] == row[k] for k in keys))))
+                conn.execute(table.insert().values(**row))
+            return
+        stmt = insert(table)
+        cols = update if update is not None else [c for c in rows[0] if c not in keys]
+        if cols:
+            stmt = stmt.on_conflict_do_update(index_elements=keys,
+                                              set_={c: stmt.excluded[c] for c in cols})
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        conn.execute(stmt, list(rows))
+
+    # -- meta and runs ---------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).first()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            self._upsert(conn, meta, [{"key": key, "value": value}], ["key"])
+
+    def start_run(self, command: str, options: dict | None = None) -> int:
+        with self.transaction() as conn:
+            result = conn.execute(runs.insert().values(
+                command=command, status="running", options=_dumps(options or {}),
+                started_at=time.time()))
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, status: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(
+                status=status, finished_at=time.time()))
+
+    def list_runs(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(runs).order_by(runs.c.id)).mappings().all()
+        return [dict(r, options=json.loads(r["options"])) for r in rows]
+
+    # -- staging ---------------------------------------------------------------------------
+    def stage(self, records: Iterable[Any], *, cursor: tuple[str, str] | None = None,
+              parent_of: str | None = None) -> int:
+        """Stage canonical records and, in the same transaction, move an export cursor.
+
+        A crash can then only repeat a page, never skip one; re-staging the same id replaces it.
+        Returns the number of records written.
+        """
+        rows = []
+        for rec in records:
+            payload = _dumps(to_dict(rec))
+            parent = getattr(rec, parent_of, None) if parent_of else getattr(rec, "ticket_id", None)
+            rows.append({
+                "entity": rec.entity.value, "source_id": str(rec.id), "parent_id": parent,
+                "updated_at": getattr(rec, "updated_at", None) or getattr(rec, "created_at", None),
+                "digest": digest(payload), "payload": payload, "export_seq": 0,
+            })
+        with self.transaction() as conn:
+            self._upsert(conn, staged, rows, ["entity", "source_id"])
+            if cursor is not None:
+                self._set_cursor(conn, *cursor)
+        return len(rows)
+
+    def iter_staged(self, entity: Entity, *, parent_id: str | None = None,
+                    page: int = 1000, raw: bool = False) -> Iterator[Any]:
+        """Stream staged records of ``entity`` in source-id order, ``page`` rows per query."""
+        cls = RECORD_TYPES[entity]
+        last = None
+        while True:
+            q = sa.select(staged.c.source_id, staged.c.payload).where(staged.c.entity == entity.value)
+            if parent_id is not None:
+                q = q.where(staged.c.parent_id == parent_id)
+            if last is not None:
+                q = q.where(staged.c.source_id > last)
+            q = q.order_by(staged.c.source_id).limit(page)
+            with self.engine.connect() as conn:
+                rows = conn.execute(q).all()
+            for sid, payload in rows:
+                data = json.loads(payload)
+                yield data if raw else from_dict(cls, data)
+            if len(rows) < page:
+                return
+            last = rows[-1][0]
+
+    def get_staged(self, entity: Entity, source_id: str) -> Any | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(staged.c.payload).where(
+                staged.c.entity == entity.value, staged.c.source_id == str(source_id))).first()
+        return from_dict(RECORD_TYPES[entity], json.loads(row[0])) if row else None
+
+    def staged_digests(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(staged.c.source_id, staged.c.digest).where(
+                staged.c.entity == entity.value, staged.c.source_id.in_(list(source_ids)))).all()
+        return dict(rows)
+
+    def count_staged(self, entity: Entity | None = None) -> int | dict[str, int]:
+        with self.engine.connect() as conn:
+            if entity is not None:
+                return conn.execute(sa.select(sa.func.count()).select_from(staged).where(
+                    staged.c.entity == entity.value)).scalar_one()
+            rows = conn.execute(sa.select(staged.c.entity, sa.func.count())
+                                .group_by(staged.c.entity)).all()
+        return dict(rows)
+
+    # -- cursors ---------------------------------------------------------------------------
+    def _set_cursor(self, conn: Connection, stream: str, value: str) -> None:
+        self._upsert(conn, cursors, [{"stream": stream, "value": value, "updated_at": time.time()}],
+                     ["stream"])
+
+    def set_cursor(self, stream: str, value: str) -> None:
+        with self.transaction() as conn:
+            self._set_cursor(conn, stream, value)
+
+    def get_cursor(self, stream: str) -> str | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(cursors.c.value).where(cursors.c.stream == stream)).first()
+        return row[0] if row else None
+
+    def delete_cursor(self, stream: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(cursors.delete().where(cursors.c.stream == stream))
+
+    # -- id map and outcomes ---------------------------------------------------------------
+    def target_id(self, entity: Entity, source_id: str) -> str | None:
+        return self.target_ids(entity, [source_id]).get(str(source_id))
+
+    def target_ids(self, entity: Entity, source_ids: Sequence[str] | None = None) -> dict[str, str]:
+        """Source id -> target id for records that exist in the target."""
+        q = sa.select(records.c.source_id, records.c.target_id).where(
+            records.c.entity == entity.value, records.c.target_id.is_not(None))
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            if source_ids is None:
+                return dict(conn.execute(q).all())
+            ids = [str(s) for s in source_ids]
+            for i in range(0, len(ids), 500):
+                out.update(conn.execute(q.where(records.c.source_id.in_(ids[i:i + 500]))).all())
+        return out
+
+    def record_rows(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(records).where(
+                records.c.entity == entity.value,
+                records.c.source_id.in_([str(s) for s in source_ids]))).mappings().all()
+        return {r["source_id"]: dict(r) for r in rows}
+
+    def _write_outcomes(self, conn: Connection, entity: Entity, outcomes: Sequence[RecordOutcome],
+                        run_id: int) -> None:
+        if not outcomes:
+            return
+        ids = [o.source_id for o in outcomes]
+        prior = {r[0]: r[1:] for r in conn.execute(sa.select(
+            records.c.source_id, records.c.created_run, records.c.attempts, records.c.target_id)
+            .where(records.c.entity == entity.value, records.c.source_id.in_(ids))).all()}
+        now = time.time()
+        rows = []
+        for o in outcomes:
+            created_run, attempts, old_target = prior.get(o.source_id, (None, 0, None))
+            if o.outcome == Outcome.CREATED and created_run is None:
+                created_run = run_id
+            rows.append({
+                "entity": entity.value, "source_id": o.source_id,
+                "target_id": o.target_id or old_target, "outcome": o.outcome.value,
+                "reason": o.reason, "created_run": created_run, "run_id": run_id,
+                "digest": o.digest, "attempts": (attempts or 0) + 1, "updated_at": now,
+            })
+        self._upsert(conn, records, rows, ["entity", "source_id"])
+
+    def record_outcomes(self, entity: Entity, outcomes: Sequence[RecordOutcome], run_id: int) -> None:
+        with self.transaction() as conn:
+            self._write_outcomes(conn, entity, outcomes, run_id)
+
+    def outcome_counts(self, entity: Entity | None = None) -> dict[str, dict[str, int]]:
+        q = sa.select(records.c.entity, records.c.outcome, sa.func.count()).group_by(
+            records.c.entity, records.c.outcome)
+        if entity is not None:
+            q = q.where(records.c.entity == entity.value)
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for ent, outcome, n in conn.execute(q).all():
+                out.setdefault(ent, {})[outcome] = n
+        return out
+
+    def failed(self, entity: Entity | None = None) -> list[dict]:
+        q = sa.select(records).where(records.c.outcome == Outcome.FAILED.value)
+        if entity is not None:
+            q = q.where(records.c.entity == entity.value)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q.order_by(records.c.entity,
+                                                             records.c.source_id)).mappings()]
+
+    def created_by_run(self, entity: Entity, run_id: int | None = None) -> dict[str, str]:
+        """Source id -> target id of records a run (or any run) created in the target."""
+        q = sa.select(records.c.source_id, records.c.target_id).where(
+            records.c.entity == entity.value, records.c.created_run.is_not(None),
+            records.c.target_id.is_not(None))
+        if run_id is not None:
+            q = q.where(records.c.created_run == run_id)
+        with self.engine.connect() as conn:
+            return dict(conn.execute(q).all())
+
+    def forget_records(self, entity: Entity, source_ids: Sequence[str]) -> None:
+        """Drop id-map rows (after a rollback deleted them in the target)."""
+        with self.transaction() as conn:
+            for i in range(0, len(source_ids), 500):
+                conn.execute(records.delete().where(
+                    records.c.entity == entity.value,
+                    records.c.source_id.in_([str(s) for s in source_ids[i:i + 500]])))
+
+    # -- batches ---------------------------------------------------------------------------
+    def open_batch(self, run_id: int, entity: Entity, source_ids: Sequence[str]) -> int:
+        """Write a batch and its records *before* anything is sent."""
+        now = time.time()
+        with self.transaction() as conn:
+            bid = int(conn.execute(batches.insert().values(
+                run_id=run_id, entity=entity.value, status="pending", created_at=now,
+                updated_at=now)).inserted_primary_key[0])
+            conn.execute(batch_items.insert(), [{"batch_id": bid, "source_id": str(s)}
+                                                for s in source_ids])
+        return bid
+
+    def mark_sent(self, batch_id: int, job_id: str | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute(batches.update().where(batches.c.id == batch_id).values(
+                status="sent", job_id=job_id, updated_at=time.time()))
+
+    def finish_batch(self, batch_id: int, entity: Entity, outcomes: Sequence[RecordOutcome],
+                     run_id: int, *, cursor: tuple[str, str] | None = None) -> None:
+        """Record a batch's outcomes and close it, in one transaction (with a cursor if given)."""
+        with self.transaction() as conn:
+            self._write_outcomes(conn, entity, outcomes, run_id)
+            conn.execute(batches.update().where(batches.c.id == batch_id).values(
+                status="done", updated_at=time.time()))
+            if cursor is not None:
+                self._set_cursor(conn, *cursor)
+
+    def open_batches(self, entity: Entity | None = None) -> list[dict]:
+        """Batches not finished: their outcome in the target is unknown until reconciled."""
+        q = sa.select(batches).where(batches.c.status != "done")
+        if entity is not None:
+            q = q.where(batches.c.entity == entity.value)
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(q.order_by(batches.c.id)).mappings()]
+            for row in rows:
+                row["source_ids"] = [r[0] for r in conn.execute(sa.select(batch_items.c.source_id)
+                                     .where(batch_items.c.batch_id == row["id"])).all()]
+        return rows
+
+    def batch_counts(self) -> dict[str, dict[str, int]]:
+        q = sa.select(batches.c.entity, batches.c.status, sa.func.count()).group_by(
+            batches.c.entity, batches.c.status)
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for ent, status, n in conn.execute(q).all():
+                out.setdefault(ent, {})[status] = n
+        return out
+
+
+# Upgrade steps: version N -> the function that brings a version N-1 database to N.
+_MIGRATIONS: dict[int, Any] = {}
