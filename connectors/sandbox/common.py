@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable
 import uvicorn
 
 __all__ = ["Bucket", "Limiter", "Faults", "DropConnection", "ServerThread", "serve_in_thread",
-           "free_port"]
+           "free_port", "SandboxKnobs"]
 
 
 @dataclass
@@ -128,6 +128,34 @@ class Faults:
                     return kind
                 x -= share
         return None
+
+
+@dataclass
+class SandboxKnobs:
+    """How an emulated account behaves. Every sandbox app factory takes one.
+
+    Args:
+        plan: the vendor plan whose limits apply (``enterprise``, ``growth``, ``pro``...);
+            ``None`` means unlimited (the demo and most tests).
+        limits: bucket -> requests per window, overriding the plan's.
+        window: seconds per rate-limit window (60 like the vendors; shorter in tests).
+        latency: seconds added to every response (emulates the network and the vendor).
+        faults: injected 429/503/dropped connections.
+        page_cap: Freshdesk's 300-page cap per list query (scaled down in tests).
+        job_seconds: how long a Zendesk background job stays queued/working.
+        max_jobs: Zendesk's cap of queued-or-running jobs per account.
+        attachment_url_ttl: seconds before a Freshdesk attachment URL expires.
+    """
+
+    plan: str | None = None
+    limits: dict[str, int] = field(default_factory=dict)
+    window: float = 60.0
+    latency: float = 0.0
+    faults: Faults = field(default_factory=Faults)
+    page_cap: int = 300
+    job_seconds: float = 0.0
+    max_jobs: int = 30
+    attachment_url_ttl: float = 300.0
 
 
 def free_port() -> int:
