@@ -1,0 +1,81 @@
+"""migration.yaml: validation, credential references, no secrets in repr or errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from migrator.config import load_config
+from migrator.errors import ConfigError
+
+GOOD = """
+source:
+  type: zendesk
+  subdomain: acme
+  email: admin@acme.test
+  token: ${ZD_TOKEN}
+target:
+  type: freshdesk
+  base_url: http://127.0.0.1:9000
+  api_key: ${FD_KEY}
+mapping: mapping.yaml
+options:
+  tags: [migrated, from-zendesk]
+"""
+
+
+def write(tmp_path, text, name="migration.yaml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_config_resolves_paths_and_secrets(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZD_TOKEN", "zd-secret-123")
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.mapping_path == tmp_path / "mapping.yaml"
+    assert cfg.state_url == f"sqlite:///{tmp_path / '.migrator/state.db'}"
+    assert cfg.source.secret("token") == "zd-secret-123"
+    assert "zd-secret-123" not in repr(cfg) and "zd-secret-123" not in repr(cfg.source)
+    assert cfg.options.tags == ["migrated", "from-zendesk"]
+
+
+def test_missing_env_var_says_which(tmp_path, monkeypatch):
+    monkeypatch.delenv("FD_KEY", raising=False)
+    cfg = load_config(write(tmp_path, GOOD))
+    with pytest.raises(ConfigError, match="FD_KEY is not set") as info:
+        cfg.target.secret("api_key")
+    assert "export FD_KEY" in info.value.hint
+
+
+def test_literal_secret_in_file_is_refused(tmp_path):
+    text = GOOD.replace("${ZD_TOKEN}", "abcd1234realtoken")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert "source.token" in info.value.message and "environment reference" in info.value.message
+    assert "abcd1234realtoken" not in info.value.message
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("source: [\n", "not valid YAML"),
+    ("- a\n- b\n", "expected a mapping"),
+    ("source: {type: zendesk}\n", "target: Field required"),
+    (GOOD.replace("type: freshdesk", "type: kayako"), "target.type"),
+    (GOOD + "\nbogus: 1\n", "bogus: Extra inputs are not permitted"),
+    (GOOD.replace("tags: [migrated, from-zendesk]", "batch_size: 500"), "options.batch_size"),
+])
+def test_bad_config_gives_located_message(tmp_path, text, expected):
+    with pytest.raises(ConfigError, match=expected.replace("[", r"\[")):
+        load_config(write(tmp_path, text))
+
+
+def test_missing_file_points_to_init(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "nope.yaml")
+    assert "migrator init" in info.value.hint
+
+
+def test_binary_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "migration.yaml"
+    path.write_bytes(b"\xff\xfe\x00\x01binary")
+    with pytest.raises(ConfigError):
+        load_config(path)
