@@ -111,7 +111,7 @@ FOLLOW_UPS = [
     "Still happening after the update, unfortunately.",
     "That worked, thank you so much!",
     "Any news on this? It has been a few days.",
-    "That fixed it — merci beaucoup, très bien!",
+    "That fixed it — merci beaucoup, c'est réglé!",
 ]
 
 FOLLOW_UPS_DE = [
