@@ -1,0 +1,119 @@
+"""Conversations of many tickets, fetched concurrently, with their attachments downloaded at once.
+
+Freshdesk attachment URLs are signed and expire within minutes (gotcha 5, ``X-Amz-Expires=300``),
+so each ticket's files are streamed to disk right after its conversations are listed, by the same
+worker. When a URL has expired anyway (the CDN answers 403/404), the conversation list (or the
+ticket, for description files) is read again for a fresh URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from migrator.errors import ConfigError, RecordError
+from migrator.http import HttpClient
+from migrator.models import Attachment, Comment
+
+from connectors.freshdesk.client import API, attachment_dir, iter_pages
+from connectors.freshdesk.parse import parse_attachment, parse_conversation
+
+__all__ = ["ConversationFetcher", "safe_name"]
+
+log = logging.getLogger("connectors.freshdesk")
+
+
+def safe_name(name: str) -> str:
+    """A file name with no directory parts (an attachment name is vendor data)."""
+    cleaned = name.replace("\\", "/").split("/")[-1].strip() or "file"
+    return "_" if cleaned in (".", "..") else cleaned
+
+
+class ConversationFetcher:
+    """Lists conversations per ticket and downloads their attachments into the workdir."""
+
+    def __init__(self, client: HttpClient, workdir: Path, *, attachments: bool = True):
+        self.client = client
+        self.workdir = workdir
+        self.attachments = attachments
+
+    def list(self, ticket_id: str) -> list[dict[str, Any]]:
+        """Every conversation of one ticket (all pages); a missing ticket gives none."""
+        rows: list[dict[str, Any]] = []
+        for page, _ in iter_pages(self.client, f"{API}/tickets/{ticket_id}/conversations",
+                                  ok=(404,)):
+            rows.extend(page)
+        return rows
+
+    def comments(self, ticket_id: str) -> list[Comment]:
+        """One ticket's conversations as comments, attachments already on disk."""
+        comments = [parse_conversation({"ticket_id": ticket_id, **row})
+                    for row in self.list(ticket_id)]
+        if self.attachments:
+            for comment in comments:
+                self.fetch_files(comment, lambda c=comment: self._fresh(c))
+        return comments
+
+    def many(self, ticket_ids: Iterable[str], workers: int) -> list[Comment]:
+        """Conversations of several tickets at once so the account budget stays full."""
+        ids = list(ticket_ids)
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(ids) or 1))) as pool:
+            results = list(pool.map(self.comments, ids))
+        return [c for chunk in results for c in chunk]
+
+    def _fresh(self, comment: Comment) -> dict[str, Attachment]:
+        for row in self.list(comment.ticket_id):
+            if str(row.get("id")) == comment.id:
+                return {str(a["id"]): parse_attachment(a) for a in row.get("attachments") or []}
+        return {}
+
+    def fresh_ticket_files(self, ticket_id: str) -> dict[str, Attachment]:
+        """Re-read a ticket for fresh description attachment URLs."""
+        data = self.client.get_json(f"{API}/tickets/{ticket_id}")
+        return {str(a["id"]): parse_attachment(a) for a in data.get("attachments") or []}
+
+    def fetch_files(self, comment: Comment, refresh: Callable[[], dict[str, Attachment]]) -> None:
+        """Download every attachment of ``comment``; on an expired URL, refresh once and retry."""
+        fresh: dict[str, Attachment] | None = None
+        for att in comment.attachments:
+            try:
+                self.download(att)
+            except (RecordError, ConfigError) as exc:  # 403/404 from an expired signed URL
+                fresh = fresh if fresh is not None else refresh()
+                renewed = fresh.get(att.id)
+                if renewed is None or not renewed.url:
+                    raise RecordError(
+                        f"Freshdesk: attachment {att.id} of comment {comment.id} (ticket "
+                        f"{comment.ticket_id}) could not be downloaded and is gone: {exc.message}",
+                    ) from None
+                log.info("attachment %s: URL expired, downloading from a fresh one", att.id)
+                att.url = renewed.url
+                self.download(att)
+
+    def download(self, att: Attachment) -> int:
+        """Stream one attachment to ``attachments/freshdesk/<id>/<name>``; set path/size/sha."""
+        rel = Path("attachments") / "freshdesk" / att.id / safe_name(att.file_name)
+        dest = self.workdir / rel
+        if not att.url:
+            raise RecordError(f"Freshdesk: attachment {att.id} has no URL")
+        size = self.client.download(att.url, dest)
+        att.local_path, att.size, att.sha256 = str(rel), size, _sha256(dest)
+        return size
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ensure_dir(workdir: Path) -> Path:
+    """The attachments folder, created."""
+    path = attachment_dir(workdir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,253 @@
+"""The Freshdesk :class:`~connectors.base.Source`.
+
+Entities, in export order: ticket_fields, roles, products, organizations (companies), agents
+(one detail call each: the list lacks role_ids/group_ids, §4.3), end_users (contacts, plus the
+blocked and deleted ones), groups (one detail call each for agent_ids, §4.5), memberships,
+tickets, comments, satisfaction_ratings, time_entries.
+
+Comments need ticket ids. ``export(Entity.COMMENTS, cursor, ticket_ids=[...])`` takes them in
+the order the caller will give them again on resume; the cursor records how many were done
+(``{"index": n, "last": id}``). Without ``ticket_ids`` the ids seen by this source's ticket
+export are used. Ticket pages also carry each ticket's description as its first
+:class:`Comment` (id ``desc-<ticket id>``, author = requester): the list returns descriptions
+with ``include=description``, which saves a view per ticket.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from migrator.config import EndpointConfig, Options
+from migrator.errors import ConfigError, MigratorError
+from migrator.http import HttpClient
+from migrator.models import Attachment, Comment, Entity, Role, iso
+
+from connectors.base import CheckItem, Page
+from connectors.freshdesk import parse as P
+from connectors.freshdesk.client import API, iter_pages, page_cap
+from connectors.freshdesk.conversations import ConversationFetcher
+from connectors.freshdesk.export_tickets import EPOCH, TicketWalk, iter_ticket_pages
+
+__all__ = ["FreshdeskSource"]
+
+ENTITIES = (
+    Entity.TICKET_FIELDS, Entity.ROLES, Entity.PRODUCTS, Entity.ORGANIZATIONS, Entity.AGENTS,
+    Entity.END_USERS, Entity.GROUPS, Entity.MEMBERSHIPS, Entity.TICKETS, Entity.COMMENTS,
+    Entity.SATISFACTION_RATINGS, Entity.TIME_ENTRIES,
+)
+CONTACT_STATES = (None, "blocked", "deleted")  # the default list hides blocked/deleted (§2.4)
+TICKETS_PER_COMMENT_PAGE = 25
+
+
+class FreshdeskSource:
+    """Exports one Freshdesk account into canonical records."""
+
+    name = "freshdesk"
+
+    def __init__(self, cfg: EndpointConfig, client: HttpClient, *, workdir: Path,
+                 options: Options):
+        self.cfg = cfg
+        self.client = client
+        self.workdir = Path(workdir)
+        self.options = options
+        self.fetcher = ConversationFetcher(client, self.workdir, attachments=options.attachments)
+        self._roles: dict[str, Role] | None = None
+        self._status_names: dict[int, str] | None = None
+        self._groups: dict[str, dict] = {}
+        self._seen_tickets: list[str] = []
+
+    # -- protocol --------------------------------------------------------------------------
+    def entities(self) -> Sequence[Entity]:
+        """The entities this source exports, in order."""
+        return ENTITIES
+
+    def check(self) -> list[CheckItem]:
+        """Credentials (``agents/me``), admin rights (roles) and the plan's limits."""
+        items = []
+        try:
+            me = self.client.get_json(f"{API}/agents/me")
+            who = (me.get("contact") or {}).get("email", "the API key's agent")
+            items.append(CheckItem("Freshdesk source credentials", True, f"signed in as {who}"))
+        except MigratorError as exc:
+            return [CheckItem("Freshdesk source credentials", False, exc.message, exc.hint)]
+        try:
+            roles = self.roles()
+            items.append(CheckItem("Freshdesk source admin rights", True,
+                                   f"{len(roles)} roles readable"))
+        except MigratorError as exc:
+            items.append(CheckItem("Freshdesk source admin rights", False, exc.message,
+                                   "the API key must belong to an administrator"))
+        limit = self.client.budgets.get("account").per_minute
+        items.append(CheckItem("Freshdesk source rate limit", True,
+                               f"{int(limit)}/min" if limit else "not announced yet",
+                               warning=not limit))
+        return items
+
+    def export(self, entity: Entity, cursor: str | None = None, *, since: str | None = None,
+               ticket_ids: Iterable[str] | None = None) -> Iterator[Page]:
+        """Pages of ``entity``, resuming after ``cursor`` (see the module docstring)."""
+        since = since or self.options.since
+        if entity is Entity.TICKETS:
+            yield from self._tickets(cursor, since)
+        elif entity is Entity.COMMENTS:
+            yield from self._comments(cursor, ticket_ids)
+        elif entity is Entity.END_USERS:
+            yield from self._contacts(cursor, since)
+        elif entity in _SIMPLE:
+            yield from self._simple(entity, cursor, since)
+        else:
+            raise ConfigError(f"Freshdesk source cannot export {entity.value}")
+
+    def download(self, attachment: Attachment, dest: Path) -> int:
+        """Stream one attachment to ``dest`` (no credentials to a foreign host)."""
+        if not attachment.url:
+            raise ConfigError(f"Freshdesk attachment {attachment.id} has no URL")
+        return self.client.download(attachment.url, dest)
+
+    def stats(self) -> dict[str, dict]:
+        """Request counters per bucket."""
+        return self.client.budgets.stats()
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- lookups ---------------------------------------------------------------------------
+    def roles(self) -> dict[str, Role]:
+        """Role id -> role, read once."""
+        if self._roles is None:
+            self._roles = {r.id: r for r in (P.parse_role(x) for x in self._all("roles"))}
+        return self._roles
+
+    def status_names(self) -> dict[int, str]:
+        """Status code -> label for custom statuses, from the ``status`` ticket field."""
+        if self._status_names is None:
+            self._status_names = P.status_labels(self._all("ticket_fields"))
+        return self._status_names
+
+    def _all(self, resource: str, params: dict[str, Any] | None = None,
+             ok: tuple[int, ...] = ()) -> list[dict]:
+        rows: list[dict] = []
+        for page, _ in iter_pages(self.client, f"{API}/{resource}", params, ok=ok):
+            rows.extend(page)
+        return rows
+
+    def _parallel(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        workers = max(1, min(self.client.max_in_flight, len(items) or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(fn, items))
+
+    # -- entities --------------------------------------------------------------------------
+    def _simple(self, entity: Entity, cursor: str | None, since: str | None) -> Iterator[Page]:
+        records = _SIMPLE[entity](self, since)
+        yield Page(records=records, cursor=json.dumps({"done": True}), done=True)
+
+    def _ticket_fields(self, since: str | None) -> list[Any]:
+        rows = self._all("ticket_fields")
+        self._status_names = P.status_labels(rows)
+        return [f for f in (P.parse_ticket_field(r) for r in rows) if f is not None]
+
+    def _agents(self, since: str | None) -> list[Any]:
+        listed = self._all("agents")
+        roles = self.roles()
+        details = self._parallel(lambda a: self.client.get_json(f"{API}/agents/{a['id']}"), listed)
+        return [P.parse_agent({**a, **d}, roles) for a, d in zip(listed, details)]
+
+    def _group_details(self) -> list[dict]:
+        if not self._groups:
+            listed = self._all("groups")
+            details = self._parallel(lambda g: self.client.get_json(f"{API}/groups/{g['id']}"),
+                                     listed)
+            self._groups = {str(g["id"]): {**g, **d} for g, d in zip(listed, details)}
+        return list(self._groups.values())
+
+    def _memberships(self, since: str | None) -> list[Any]:
+        return [m for g in self._group_details() for m in P.parse_memberships(g)]
+
+    def _optional(self, resource: str, parse: Callable, params: dict | None) -> list[Any]:
+        # Time entries and surveys are plan features: 403/404 means "not on this plan" (gotcha 16).
+        try:
+            return [parse(r) for r in self._all(resource, params, ok=(404,))]
+        except ConfigError:
+            return []
+
+    def _contacts(self, cursor: str | None, since: str | None) -> Iterator[Page]:
+        state = json.loads(cursor) if cursor else {}
+        delta = state.get("max") if state.get("done") else None
+        start = 0 if state.get("done") or not cursor else int(state.get("state_index", 0))
+        newest = state.get("max")
+        for index in range(start, len(CONTACT_STATES)):
+            params: dict[str, Any] = {}
+            if CONTACT_STATES[index]:
+                params["state"] = CONTACT_STATES[index]
+            if delta or since:
+                params["updated_since"] = delta or iso(since)
+            records = [P.parse_contact(r, state=CONTACT_STATES[index])
+                       for r in self._all("contacts", params)]
+            for r in records:
+                newest = max(newest or "", r.updated_at or "") or None
+            last = index == len(CONTACT_STATES) - 1
+            cur = {"state_index": index + 1, "max": newest, "done": last}
+            yield Page(records=records, cursor=json.dumps(cur), done=last)
+
+    def _tickets(self, cursor: str | None, since: str | None) -> Iterator[Page]:
+        phases = ["all"] + (["spam"] if self.options.include_spam else []) + (
+            ["deleted"] if self.options.include_deleted else [])
+        walk = TicketWalk.load(cursor, phases, since)
+        for page in iter_ticket_pages(self.client, walk, page_cap(self.cfg), self.status_names()):
+            tickets = [r for r in page.records if r.entity is Entity.TICKETS]
+            self._seen_tickets.extend(t.id for t in tickets)
+            if self.options.attachments:
+                descs = [r for r in page.records if isinstance(r, Comment) and r.attachments]
+                self._parallel(self._description_files, descs)
+            yield page
+
+    def _description_files(self, desc: Comment) -> None:
+        self.fetcher.fetch_files(desc, lambda: self.fetcher.fresh_ticket_files(desc.ticket_id))
+
+    def _comments(self, cursor: str | None, ticket_ids: Iterable[str] | None) -> Iterator[Page]:
+        ids = [str(t) for t in (ticket_ids if ticket_ids is not None else self._seen_tickets)]
+        start = _resume_index(cursor, ids)
+        if start >= len(ids):
+            yield Page(records=[], cursor=json.dumps({"index": len(ids), "last": None}),
+                       done=True)
+            return
+        for i in range(start, len(ids), TICKETS_PER_COMMENT_PAGE):
+            chunk = ids[i:i + TICKETS_PER_COMMENT_PAGE]
+            records = self.fetcher.many(chunk, self.client.max_in_flight)
+            end = i + len(chunk)
+            yield Page(records=records, cursor=json.dumps({"index": end, "last": chunk[-1]}),
+                       done=end >= len(ids))
+
+
+def _resume_index(cursor: str | None, ids: list[str]) -> int:
+    """Where a comments export resumes in ``ids``: after the last ticket the cursor names."""
+    if not cursor:
+        return 0
+    data = json.loads(cursor)
+    index, last = int(data.get("index", 0)), data.get("last")
+    if last is None:
+        return 0 if index >= len(ids) else index
+    if 0 < index <= len(ids) and ids[index - 1] == last:
+        return index
+    return ids.index(last) + 1 if last in ids else 0
+
+
+_SIMPLE: dict[Entity, Callable[[FreshdeskSource, str | None], list[Any]]] = {
+    Entity.TICKET_FIELDS: FreshdeskSource._ticket_fields,
+    Entity.ROLES: lambda self, since: list(self.roles().values()),
+    Entity.PRODUCTS: lambda self, since: [P.parse_product(r) for r in self._all("products")],
+    Entity.ORGANIZATIONS: lambda self, since: [
+        P.parse_company(r) for r in self._all("companies",
+                                              {"updated_since": iso(since)} if since else None)],
+    Entity.AGENTS: FreshdeskSource._agents,
+    Entity.GROUPS: lambda self, since: [P.parse_group(g) for g in self._group_details()],
+    Entity.MEMBERSHIPS: FreshdeskSource._memberships,
+    Entity.SATISFACTION_RATINGS: lambda self, since: self._optional(
+        "surveys/satisfaction_ratings", P.parse_rating,
+        {"created_since": iso(since) or EPOCH}),
+    Entity.TIME_ENTRIES: lambda self, since: self._optional(
+        "time_entries", P.parse_time_entry, None),
+}

@@ -1,0 +1,226 @@
+"""Loading the people and the structure: companies, contacts, agents, groups, memberships.
+
+Each function turns one :class:`LoadItem` into one :class:`RecordOutcome`; a rejected record is
+kept with Freshdesk's reason and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterator, Sequence
+from urllib.parse import quote
+
+from migrator.errors import ConfigError, RecordError
+from migrator.http import HttpClient
+from migrator.models import Agent, EndUser, Entity, Group, Membership, Organization, Outcome, Role
+from migrator.state import RecordOutcome
+
+from connectors.base import LoadItem
+from connectors.freshdesk import parse as P
+from connectors.freshdesk import render as R
+from connectors.freshdesk.client import API, iter_pages
+from connectors.freshdesk.load_tickets import record_error_reason
+
+__all__ = ["EntityLoader"]
+
+DELETE_PATHS = {Entity.TICKETS: "tickets", Entity.END_USERS: "contacts",
+                Entity.ORGANIZATIONS: "companies", Entity.GROUPS: "groups",
+                Entity.AGENTS: "agents"}
+FETCH_PATHS = {**DELETE_PATHS, Entity.ROLES: "roles", Entity.PRODUCTS: "products"}
+PARSERS = {Entity.END_USERS: P.parse_contact, Entity.ORGANIZATIONS: P.parse_company,
+           Entity.GROUPS: P.parse_group, Entity.AGENTS: P.parse_agent, Entity.ROLES: P.parse_role,
+           Entity.PRODUCTS: P.parse_product}
+
+
+class EntityLoader:
+    """The non-ticket half of the Freshdesk target."""
+
+    def __init__(self, client: HttpClient, *, create_agents: bool):
+        self.client = client
+        self.create_agents = create_agents
+        self._roles: dict[str, Role] | None = None
+        self._companies: dict[str, str] | None = None
+        self._created: dict[Entity, dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _list(self, resource: str, params: dict[str, Any] | None = None) -> list[dict]:
+        return [row for page, _ in iter_pages(self.client, f"{API}/{resource}", params)
+                for row in page]
+
+    def roles_by_id(self) -> dict[str, Role]:
+        """Target roles, read once."""
+        if self._roles is None:
+            self._roles = {r.id: r for r in map(P.parse_role, self._list("roles"))}
+        return self._roles
+
+    def remember(self, entity: Entity, source_id: str, target_id: str) -> None:
+        with self._lock:
+            self._created.setdefault(entity, {})[source_id] = target_id
+
+    def created_ids(self, entity: Entity) -> dict[str, str]:
+        """Source id -> target id of what this process created."""
+        return dict(self._created.get(entity, {}))
+
+    def _gone(self, path: str) -> bool:
+        response = self.client.request("DELETE", path, ok=(404, 405))
+        return response.status_code in (200, 204, 404) or response.status_code == 405
+
+    def load_items(self, entity: Entity, items: list[LoadItem]) -> list[RecordOutcome]:
+        """One outcome per item for the structural entities."""
+        handler = {Entity.ORGANIZATIONS: self._company, Entity.END_USERS: self._contact,
+                   Entity.AGENTS: self._agent, Entity.GROUPS: self._group,
+                   Entity.MEMBERSHIPS: self._membership}.get(entity)
+        if handler is None:
+            return [RecordOutcome(i.source_id, Outcome.SKIPPED, None,
+                                  f"Freshdesk target does not load {entity.value}") for i in items]
+        outcomes = []
+        for item in items:
+            try:
+                outcomes.append(handler(item))
+            except RecordError as exc:
+                outcomes.append(RecordOutcome(item.source_id, Outcome.FAILED, None,
+                                              record_error_reason(exc)))
+        return outcomes
+
+    def _created_outcome(self, entity: Entity, item: LoadItem, target_id: Any,
+                         reason: str | None = None) -> RecordOutcome:
+        self.remember(entity, item.source_id, str(target_id))
+        return RecordOutcome(item.source_id, Outcome.CREATED, str(target_id), reason)
+
+    # -- companies and contacts ------------------------------------------------------------
+    def _company_ids(self) -> dict[str, str]:
+        if self._companies is None:
+            self._companies = {str(c["name"]).lower(): str(c["id"])
+                               for c in self._list("companies")}
+        return self._companies
+
+    def _company(self, item: LoadItem) -> RecordOutcome:
+        org: Organization = item.record
+        known = self._company_ids().get(org.name.lower())
+        if known:
+            return RecordOutcome(item.source_id, Outcome.REUSED, known)
+        response = self.client.request("POST", f"{API}/companies", json=R.render_company(org),
+                                       ok=(409,))
+        if response.status_code == 409:  # the name is taken since we listed: reuse it
+            self._companies = None
+            known = self._company_ids().get(org.name.lower())
+            if known:
+                return RecordOutcome(item.source_id, Outcome.REUSED, known)
+        data = response.json()
+        self._company_ids()[org.name.lower()] = str(data["id"])
+        return self._created_outcome(Entity.ORGANIZATIONS, item, data["id"])
+
+    def _contact(self, item: LoadItem) -> RecordOutcome:
+        user: EndUser = item.record
+        response = self.client.request("POST", f"{API}/contacts", json=R.render_contact(user),
+                                       ok=(409,))
+        if response.status_code == 409 and user.email:
+            # An e-mail that already belongs to a user is a 409 (§5.4): reuse that contact.
+            rows = self.client.get_json(f"{API}/contacts", params={"email": user.email})
+            if rows:
+                return RecordOutcome(item.source_id, Outcome.REUSED, str(rows[0]["id"]))
+            agents = self.client.get_json(f"{API}/agents", params={"email": user.email})
+            if agents:
+                return RecordOutcome(item.source_id, Outcome.REUSED, str(agents[0]["id"]),
+                                     "the e-mail belongs to an agent; tickets use the agent")
+        if response.status_code == 409:
+            return RecordOutcome(item.source_id, Outcome.FAILED, None,
+                                 f"Freshdesk reports a conflicting contact: {response.text[:200]}")
+        reason = "deleted in the source; created active" if user.deleted else None
+        return self._created_outcome(Entity.END_USERS, item, response.json()["id"], reason)
+
+    # -- agents ----------------------------------------------------------------------------
+    def _role_id(self, name: str) -> str | None:
+        for role in self.roles_by_id().values():
+            if role.name.lower() == (name or "").lower():
+                return role.id
+        return None
+
+    def _agent(self, item: LoadItem) -> RecordOutcome:
+        agent: Agent = item.record
+        role_id = self._role_id(agent.role)
+        if role_id is None:
+            names = ", ".join(sorted(r.name for r in self.roles_by_id().values()))
+            return RecordOutcome(item.source_id, Outcome.FAILED, None, (
+                f"role {agent.role!r} does not exist in Freshdesk and roles cannot be created "
+                f"through the API: create it in Admin > Agents > Roles (existing: {names}), "
+                "or map the tier to an existing role, then run migrate again"))
+        body = R.render_agent(agent, int(role_id))
+        found = self.client.get_json(f"{API}/agents", params={"email": agent.email})
+        if found:
+            target = str(found[0]["id"])
+            update = {k: v for k, v in body.items() if k in ("role_ids", "ticket_scope")}
+            self.client.request("PUT", f"{API}/agents/{target}", json=update)
+            return RecordOutcome(item.source_id, Outcome.REUSED, target,
+                                 "matched by e-mail; role and ticket scope set")
+        if not self.create_agents:
+            return RecordOutcome(item.source_id, Outcome.SKIPPED, None, (
+                f"no Freshdesk agent with e-mail {agent.email}: agents are paid seats, so "
+                "invite them in Freshdesk or set `create_agents: true` on the target"))
+        try:
+            data = self.client.post_json(f"{API}/agents", body)
+        except ConfigError as exc:  # 403 max_agents_reached: no seat left (§5.4)
+            return RecordOutcome(item.source_id, Outcome.FAILED, None,
+                                 f"{exc.message}; free or buy an agent seat, then run again")
+        return self._created_outcome(Entity.AGENTS, item, data["id"])
+
+    # -- groups and memberships ------------------------------------------------------------
+    def _group(self, item: LoadItem) -> RecordOutcome:
+        group: Group = item.record
+        body, warning = R.render_group(group)
+        existing = next((g for g in self._list("groups")
+                         if str(g.get("name", "")).lower() == group.name.lower()), None)
+        if existing:
+            settings = {k: v for k, v in body.items() if k in ("escalate_to", "unassigned_for")}
+            if settings:
+                self.client.request("PUT", f"{API}/groups/{existing['id']}", json=settings)
+            return RecordOutcome(item.source_id, Outcome.REUSED, str(existing["id"]), warning)
+        data = self.client.post_json(f"{API}/groups", body)
+        return self._created_outcome(Entity.GROUPS, item, data["id"], warning)
+
+    def _membership(self, item: LoadItem) -> RecordOutcome:
+        m: Membership = item.record
+        group = self.client.get_json(f"{API}/groups/{m.group_id}")
+        members = [str(a) for a in group.get("agent_ids") or []]
+        target_id = f"{m.agent_id}@{m.group_id}"
+        if m.agent_id in members:
+            return RecordOutcome(item.source_id, Outcome.REUSED, target_id)
+        ids = [int(a) if a.isdigit() else a for a in [*members, m.agent_id]]
+        self.client.request("PUT", f"{API}/groups/{m.group_id}", json={"agent_ids": ids})
+        return self._created_outcome(Entity.MEMBERSHIPS, item, target_id)
+
+    # -- fetch and delete ------------------------------------------------------------------
+    def fetch_other(self, entity: Entity, target_id: str) -> Any | None:
+        """One non-ticket record as the target holds it."""
+        if entity not in FETCH_PATHS:
+            return None
+        response = self.client.request("GET", f"{API}/{FETCH_PATHS[entity]}/{target_id}",
+                                       ok=(404,))
+        return None if response.status_code == 404 else PARSERS[entity](response.json())
+
+    def delete_records(self, entity: Entity, target_ids: Sequence[str]) -> list[str]:
+        """Rollback deletes: contacts soft then hard; memberships leave the group."""
+        gone = []
+        for tid in target_ids:
+            if entity is Entity.MEMBERSHIPS:
+                ok = self._leave_group(tid)
+            elif entity is Entity.END_USERS:
+                self._gone(f"{API}/contacts/{tid}")
+                ok = self._gone(f"{API}/contacts/{tid}/hard_delete?force=true")
+            elif entity in DELETE_PATHS:
+                ok = self._gone(f"{API}/{DELETE_PATHS[entity]}/{tid}")
+            else:
+                ok = False
+            if ok:
+                gone.append(tid)
+        return gone
+
+    def _leave_group(self, target_id: str) -> bool:
+        agent_id, _, group_id = target_id.partition("@")
+        response = self.client.request("GET", f"{API}/groups/{group_id}", ok=(404,))
+        if response.status_code == 404:
+            return True
+        members = [a for a in response.json().get("agent_ids") or [] if str(a) != agent_id]
+        self.client.request("PUT", f"{API}/groups/{group_id}", json={"agent_ids": members})
+        return True

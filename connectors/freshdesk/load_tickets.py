@@ -1,0 +1,148 @@
+"""Creating one ticket with its history, idempotently.
+
+A ticket is ``POST /tickets`` (description = first comment, with its files as multipart
+``attachments[]``) followed by one ``POST /tickets/{id}/notes`` per later comment. The reply
+endpoint is never used: a reply e-mails the requester (gotcha 9). Files count against 20 MB per
+ticket across all notes (gotcha 6); what does not fit is listed in a private note and in the
+outcome's reason. The source id goes into ``cf_migration_source_id``; a recovering item is looked
+up by it and completed: notes whose header marker is already there are not sent again.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from migrator.errors import RecordError
+from migrator.http import HttpClient
+from migrator.models import Attachment, Comment, Outcome, Ticket
+from migrator.state import RecordOutcome
+
+from connectors.base import LoadItem
+from connectors.freshdesk import render as R
+from connectors.freshdesk.client import API, iter_pages
+
+__all__ = ["TicketLoader", "plan_files", "record_error_reason"]
+
+Planned = dict[str, list[Attachment]]  # comment id -> attachments that fit
+
+
+def record_error_reason(exc: RecordError) -> str:
+    """Freshdesk's validation errors as one line: ``field: message (code)`` each (§5.5)."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and body.get("errors"):
+        parts = [f"{e.get('field') or 'request'}: {e.get('message')} ({e.get('code')})"
+                 for e in body["errors"] if isinstance(e, dict)]
+        return f"{body.get('description') or 'rejected'}: " + "; ".join(parts)
+    return exc.message
+
+
+def plan_files(ticket: Ticket, base: Path | None,
+               limit: int = R.MAX_TICKET_BYTES) -> tuple[Planned, list[tuple[str, str, int]]]:
+    """Which files fit the per-ticket budget, in comment order; the rest as (comment, name, size)."""
+    used, planned, left = 0, {}, []
+    for comment in ticket.comments:
+        for att in comment.attachments:
+            path = (base / att.local_path) if base and att.local_path else None
+            size = att.size or (path.stat().st_size if path and path.exists() else 0)
+            if path is None or not path.exists() or used + size > limit:
+                left.append((comment.id, att.file_name, size))
+                continue
+            used += size
+            planned.setdefault(comment.id, []).append(att)
+    return planned, left
+
+
+class TicketLoader:
+    """Creates (or completes) tickets in a Freshdesk account."""
+
+    def __init__(self, client: HttpClient, *, fields: Callable[[], Mapping[str, str]],
+                 statuses: Callable[[], Mapping[str, int]], tags: list[str], workdir: Path):
+        self.client = client
+        self.fields = fields
+        self.statuses = statuses
+        self.tags = tags
+        self.workdir = workdir
+        self.created: dict[str, str] = {}  # source id -> target id, this process
+        self._lock = threading.Lock()
+
+    def load(self, item: LoadItem, existing_id: str | None = None) -> RecordOutcome:
+        """Create one ticket and its notes, or complete it when it already exists."""
+        ticket: Ticket = item.record
+        target_id = existing_id or self.created.get(item.source_id)
+        base = item.attachments_dir or self.workdir
+        planned, left = plan_files(ticket, base)
+        try:
+            if target_id:
+                added = self._complete(target_id, ticket, planned, base, left)
+                return self._outcome(item, target_id, left, f"completed: {added} notes added")
+            target_id = self._create(ticket, planned, base)
+            with self._lock:
+                self.created[item.source_id] = target_id
+            self._notes(target_id, ticket.comments[1:], planned, base, set())
+            if left:
+                self.client.post_json(f"{API}/tickets/{target_id}/notes",
+                                      R.render_leftover_note(ticket.id, left))
+        except RecordError as exc:
+            where = f" (ticket {target_id} was created; run again to complete it)" if target_id else ""
+            return RecordOutcome(item.source_id, Outcome.FAILED, target_id,
+                                 record_error_reason(exc) + where)
+        return self._outcome(item, target_id, left, None)
+
+    def _outcome(self, item: LoadItem, target_id: str, left: list, note: str | None
+                 ) -> RecordOutcome:
+        reasons = [note] if note else []
+        if left:
+            names = ", ".join(f"{name} ({size} B)" for _, name, size in left)
+            reasons.append(f"{len(left)} attachment(s) over the 20 MB per-ticket limit listed "
+                           f"in a private note, not uploaded: {names}")
+        authorless = [c.id for c in item.record.comments[1:] if not c.author_id]
+        if authorless:
+            reasons.append(f"{len(authorless)} note(s) without a target author were posted by "
+                           "the API key's agent (author named in the note header)")
+        return RecordOutcome(item.source_id, Outcome.CREATED, target_id,
+                             "; ".join(reasons) or None)
+
+    def _create(self, ticket: Ticket, planned: Planned, base: Path) -> str:
+        body = R.render_ticket(ticket, fields=self.fields(), tags=self.tags,
+                               custom_statuses=self.statuses())
+        first = ticket.comments[0].id if ticket.comments else None
+        data = self._send(f"{API}/tickets", body, planned.get(first or "", []), base)
+        return str(data["id"])
+
+    def _notes(self, target_id: str, comments: list[Comment], planned: Planned, base: Path,
+               present: set[str]) -> int:
+        added = 0
+        for comment in comments:
+            if comment.id in present:
+                continue
+            self._send(f"{API}/tickets/{target_id}/notes", R.render_note(comment),
+                       planned.get(comment.id, []), base)
+            added += 1
+        return added
+
+    def _complete(self, target_id: str, ticket: Ticket, planned: Planned, base: Path,
+                  left: list) -> int:
+        bodies = [c.get("body_text") or c.get("body") or "" for page, _ in iter_pages(
+            self.client, f"{API}/tickets/{target_id}/conversations") for c in page]
+        present = R.note_markers(bodies)
+        added = self._notes(target_id, ticket.comments[1:], planned, base, present)
+        if left and not any("not migrated: Freshdesk allows" in b for b in bodies):
+            self.client.post_json(f"{API}/tickets/{target_id}/notes",
+                                  R.render_leftover_note(ticket.id, left))
+        return added
+
+    def _send(self, path: str, body: dict[str, Any], files: list[Attachment], base: Path) -> Any:
+        if not files:
+            return self.client.post_json(path, body)
+        with ExitStack() as stack:  # multipart: no JSON content type, arrays as name[] (§5.1)
+            parts = [("attachments[]", (a.file_name, stack.enter_context(
+                open(base / a.local_path, "rb")), a.content_type or "application/octet-stream"))
+                for a in files]
+            data: dict[str, list[str]] = {}
+            for key, value in R.form_fields(body):
+                data.setdefault(key, []).append(value)
+            response = self.client.request("POST", path, data=data, files=parts)
+            return response.json()
