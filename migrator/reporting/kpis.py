@@ -1,0 +1,249 @@
+"""KPI accumulators: fed one ticket's facts at a time, per agent, tier, team and department.
+
+Memory grows with the number of groups (agents, teams, tiers, periods) and customers, never with
+the number of tickets. Definitions: docs/KPIS.md.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from migrator.reporting.facts import TicketFacts
+from migrator.reporting.stats import Distribution, Figure, Ratio
+
+__all__ = ["KpiAccumulator", "KpiBook", "RepeatTracker", "ReturnTracker", "Period", "Key",
+           "LEVELS"]
+
+LEVELS = ("department", "team", "tier", "agent")
+Key = tuple[str, str, str]  # (period, level, name)
+HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class Period:
+    """A named time window over ticket creation (``start`` inclusive, ``end`` exclusive)."""
+
+    name: str
+    start: float | None = None
+    end: float | None = None
+
+    def holds(self, created: float | None) -> bool:
+        """True when a ticket created at ``created`` belongs to the period."""
+        if self.start is None and self.end is None:
+            return True
+        if created is None:
+            return False
+        return (self.start is None or created >= self.start) and (
+            self.end is None or created < self.end)
+
+
+class KpiAccumulator:
+    """Running totals for one (period, level, name)."""
+
+    def __init__(self) -> None:
+        self.tickets = 0
+        self.excluded: dict[str, int] = {}
+        self.resolved = Ratio()
+        self.reopened = Ratio()
+        self.fcr = Ratio()
+        self.csat = Ratio()
+        self.repeat = Ratio()
+        self.frt = Distribution()
+        self.resolution = Distribution()
+        self.handling = Distribution()
+        self.handling_est = Distribution()
+        self.unanswered = 0
+        self.backlog = 0
+        self.visited = 0
+        self.moved_in = 0
+        self.moved_out = 0
+        self.moved_in_solved = Ratio()
+
+    def add(self, f: TicketFacts, backlog_end: float | None) -> None:
+        """Count one ticket's facts; excluded tickets only count as excluded."""
+        if f.excluded:
+            self.excluded[f.excluded] = self.excluded.get(f.excluded, 0) + 1
+            return
+        self.tickets += 1
+        self.resolved.add(f.solved)
+        if f.ever_solved:
+            self.reopened.add(f.reopened)
+        if f.first_response_s is not None:
+            self.frt.add(f.first_response_s / HOUR)
+        elif f.comments_known:
+            self.unanswered += 1
+        if f.resolution_s is not None:
+            self.resolution.add(f.resolution_s / HOUR)
+        if f.fcr is not None:
+            self.fcr.add(f.fcr)
+        if f.csat_good is not None:
+            self.csat.add(f.csat_good)
+        if f.handling_s is not None:
+            (self.handling_est if f.handling_estimated else self.handling).add(f.handling_s / 60)
+        if f.tech_keys:
+            self.repeat.add(False)  # hits are added later by the RepeatTracker
+        if backlog_end is not None and f.backlog_at(backlog_end):
+            self.backlog += 1
+
+    def add_path(self, f: TicketFacts, tier: str) -> None:
+        """Escalation counts of ``tier`` (or of the department when ``tier`` is empty)."""
+        if f.excluded:
+            return
+        path = f.tier_path
+        if tier:
+            if tier not in path:
+                return
+            moved_out = path.index(tier) < len(path) - 1
+            moved_in = tier in path[1:]
+        else:
+            moved_out = moved_in = len(path) > 1
+        self.visited += 1
+        self.moved_out += moved_out
+        if moved_in:
+            self.moved_in += 1
+            self.moved_in_solved.add(f.solved)
+
+    def handling_figure(self) -> Figure:
+        """Mean handling minutes: logged time when any ticket has it, else the labelled estimate."""
+        if self.handling.count:
+            return self.handling.figure_mean("min")
+        return self.handling_est.figure_mean("min", estimate=True)
+
+    def figures(self) -> dict[str, Figure]:
+        """Every KPI as a figure with its n."""
+        base = self.tickets
+        return {
+            "tickets": Figure(float(base), base, "tickets"),
+            "first_response_avg_h": self.frt.figure_mean("h"),
+            "first_response_median_h": self.frt.figure_median("h"),
+            "never_responded": Figure(float(self.unanswered), base, "tickets"),
+            "resolution_avg_h": self.resolution.figure_mean("h"),
+            "resolution_median_h": self.resolution.figure_median("h"),
+            "resolution_rate": self.resolved.figure(),
+            "fcr_rate": self.fcr.figure(),
+            "csat": self.csat.figure(),
+            "reopen_rate": self.reopened.figure(),
+            "backlog": Figure(float(self.backlog), base, "tickets"),
+            "handling_avg_min": self.handling_figure(),
+            "tech_repeat_rate": self.repeat.figure(),
+            "escalated_out_rate": Figure(self.moved_out / self.visited if self.visited else None,
+                                         self.visited, "ratio"),
+            "escalated_in_rate": Figure(self.moved_in / self.visited if self.visited else None,
+                                        self.visited, "ratio"),
+            "escalated_resolution_rate": self.moved_in_solved.figure(),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """Figures as JSON, plus the excluded-ticket counts."""
+        out: dict[str, Any] = {k: v.to_json() for k, v in self.figures().items()}
+        out["excluded"] = dict(sorted(self.excluded.items()))
+        return out
+
+
+class KpiBook:
+    """All accumulators of a report, keyed by (period, level, name)."""
+
+    def __init__(self, periods: Iterable[Period]):
+        self.periods = list(periods)
+        self.acc: dict[Key, KpiAccumulator] = {}
+
+    def _get(self, key: Key) -> KpiAccumulator:
+        acc = self.acc.get(key)
+        if acc is None:
+            acc = self.acc[key] = KpiAccumulator()
+        return acc
+
+    def keys_for(self, f: TicketFacts) -> list[Key]:
+        """The accumulators a ticket's figures count in (its own tier/team, not its path)."""
+        keys: list[Key] = []
+        for p in self.periods:
+            if not p.holds(f.created):
+                continue
+            keys += [(p.name, "department", "all"), (p.name, "team", f.team),
+                     (p.name, "tier", f.tier), (p.name, "team_tier", f"{f.team} / {f.tier}")]
+            if f.agent_id:
+                keys.append((p.name, "agent", f.agent_id))
+        return keys
+
+    def add(self, f: TicketFacts, as_of: float | None) -> list[Key]:
+        """Feed one ticket; returns the keys it counted in (for late repeat hits)."""
+        keys = self.keys_for(f)
+        for key in keys:
+            period = next(p for p in self.periods if p.name == key[0])
+            self._get(key).add(f, period.end if period.end is not None else as_of)
+        for p in self.periods:
+            if p.holds(f.created):
+                self._get((p.name, "department", "all")).add_path(f, "")
+                for tier in dict.fromkeys(f.tier_path):
+                    self._get((p.name, "tier", tier)).add_path(f, tier)
+        return keys
+
+    def get(self, period: str, level: str, name: str) -> KpiAccumulator | None:
+        """One accumulator, or ``None`` when nothing counted there."""
+        return self.acc.get((period, level, name))
+
+    def names(self, period: str, level: str) -> list[str]:
+        """Names present at a level in a period, sorted."""
+        return sorted(n for (p, lv, n) in self.acc if p == period and lv == level)
+
+
+class RepeatTracker:
+    """Repeat technical issues: same customer (requester or organisation), same technical tag or
+    field value, within ``window`` seconds. The EARLIER ticket is the one that did not stick, so
+    the hit counts in its accumulators. Keeps the last ``keep`` tickets per (customer, key), so
+    memory grows with customers, not tickets; ids arrive roughly in creation order, which keeps
+    this exact in practice (docs/KPIS.md)."""
+
+    def __init__(self, window: float, keep: int = 16):
+        self.window = window
+        self.keep = keep
+        self._recent: dict[tuple[str, str], deque] = {}
+        self.hits = 0
+
+    def add(self, f: TicketFacts, keys: list[Key], book: KpiBook) -> None:
+        """Check a technical ticket against the customer's recent ones and record repeats."""
+        if f.excluded or not f.tech_keys or f.created is None:
+            return
+        me = [f.created, keys, False]
+        customers = [f"r:{f.requester_id}"] if f.requester_id else []
+        if f.organization_id:
+            customers.append(f"o:{f.organization_id}")
+        for cust in customers:
+            for tech in f.tech_keys:
+                recent = self._recent.setdefault((cust, tech), deque(maxlen=self.keep))
+                for other in recent:
+                    if other is not me and abs(other[0] - me[0]) <= self.window:
+                        self._mark(min(other, me, key=lambda x: x[0]), book)
+                recent.append(me)
+
+    def _mark(self, entry: list, book: KpiBook) -> None:
+        if entry[2]:
+            return  # one repeat is enough to count the ticket once
+        entry[2] = True
+        self.hits += 1
+        for key in entry[1]:
+            book._get(key).repeat.hits += 1
+
+
+class ReturnTracker:
+    """Customer return rate: customers who opened a ticket again more than ``after`` seconds
+    after their first one (a retention proxy). Two numbers per customer."""
+
+    def __init__(self, after: float):
+        self.after = after
+        self._span: dict[str, tuple[float, float]] = {}
+
+    def add(self, f: TicketFacts) -> None:
+        """Track a ticket's requester and creation time."""
+        if f.excluded or not f.requester_id or f.created is None:
+            return
+        lo, hi = self._span.get(f.requester_id, (f.created, f.created))
+        self._span[f.requester_id] = (min(lo, f.created), max(hi, f.created))
+
+    def figure(self) -> Figure:
+        """Share of customers who came back."""
+        back = sum(1 for lo, hi in self._span.values() if hi - lo > self.after)
+        n = len(self._span)
+        return Figure(back / n if n else None, n, "ratio")
