@@ -1,0 +1,161 @@
+"""Zendesk background jobs: the queued-job cap, polling, and per-item results.
+
+Bulk endpoints answer with a ``job_status`` (reference §5.4). The account may hold only a limited
+number of queued or running jobs (30 per limits.md §1.1), so :meth:`JobQueue.submit` waits for a
+free slot. Statuses are polled for many jobs at once with ``job_statuses/show_many``.
+
+Results differ by resource: tickets and imports carry ``index``; users and organizations carry
+``{"id", "status": "Created"}`` in item order with no index; failures carry ``error`` and
+``details``, and a completed job can still hold failed items (or an empty ``{}``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Sequence
+
+from migrator.errors import TransientError
+from migrator.http import HttpClient
+from migrator.models import Outcome
+from migrator.state import RecordOutcome
+
+__all__ = ["JobQueue", "job_outcomes", "result_reason", "FINISHED"]
+
+FINISHED = frozenset({"completed", "failed", "killed"})
+
+
+class JobQueue:
+    """Submits bulk requests under the job cap and waits for their statuses."""
+
+    def __init__(self, client: HttpClient, *, cap: int = 30, poll_interval: float = 1.0,
+                 timeout: float = 3600.0, sleep: Callable[[float], None] = time.sleep):
+        self.client = client
+        self.cap = cap
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self._sleep = sleep
+        self._open: set[str] = set()
+        self._done: dict[str, dict] = {}
+        self._lock = threading.RLock()
+
+    def submit(self, method: str, path: str, *, json: Any = None,
+               params: dict[str, Any] | None = None) -> str:
+        """Send a bulk request once a job slot is free; return the job id."""
+        self._wait_for_slot()
+        body = self.client.request(method, path, json=json, params=params).json()
+        job = body.get("job_status") or {}
+        if not job.get("id"):
+            raise TransientError(f"{self.client.what}: {path} answered without a job_status")
+        with self._lock:
+            if job.get("status") in FINISHED:
+                self._done[job["id"]] = job
+            else:
+                self._open.add(job["id"])
+        return job["id"]
+
+    def wait(self, job_id: str) -> dict:
+        """The finished ``job_status`` of ``job_id`` (polling every open job at once)."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            with self._lock:
+                if job_id in self._done:
+                    return self._done.pop(job_id)
+                self._open.add(job_id)  # e.g. a job id recovered from the state store
+            self.poll()
+            with self._lock:
+                if job_id in self._done:
+                    return self._done.pop(job_id)
+            if time.monotonic() > deadline:
+                raise TransientError(
+                    f"{self.client.what}: job {job_id} did not finish in {self.timeout:.0f}s",
+                    hint="run the same command again; the batch is reconciled by external_id")
+            self._sleep(self.poll_interval)
+
+    def poll(self) -> None:
+        """Refresh every open job (100 ids per ``show_many`` call)."""
+        with self._lock:
+            ids = sorted(self._open)
+        for i in range(0, len(ids), 100):
+            chunk = ids[i:i + 100]
+            body = self.client.get_json("/api/v2/job_statuses/show_many",
+                                        params={"ids": ",".join(chunk)})
+            seen = set()
+            for job in body.get("job_statuses") or []:
+                seen.add(job.get("id"))
+                if job.get("status") in FINISHED:
+                    with self._lock:
+                        self._open.discard(job["id"])
+                        self._done[job["id"]] = job
+            for gone in set(chunk) - seen:  # expired (statuses live ~1 h): outcome unknown
+                with self._lock:
+                    self._open.discard(gone)
+                    self._done[gone] = {"id": gone, "status": "expired", "results": None}
+
+    @property
+    def open_jobs(self) -> int:
+        with self._lock:
+            return len(self._open)
+
+    def _wait_for_slot(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while self.open_jobs >= self.cap:
+            self.poll()
+            if self.open_jobs < self.cap:
+                return
+            if time.monotonic() > deadline:
+                raise TransientError(f"{self.client.what}: the job queue stayed full")
+            self._sleep(self.poll_interval)
+
+
+def result_reason(result: dict) -> str:
+    """Zendesk's own words for a failed item."""
+    parts = [str(result.get(k)) for k in ("error", "details", "message") if result.get(k)]
+    return ": ".join(parts) or "Zendesk returned an empty result for this record"
+
+
+def _ok(result: dict) -> bool:
+    return (bool(result.get("id")) and result.get("success") is not False
+            and not result.get("error")
+            and str(result.get("status", "")).lower() not in ("failed", "error"))
+
+
+def job_outcomes(job: dict, source_ids: Sequence[str], *,
+                 keys: Sequence[str | None] | None = None) -> list[RecordOutcome]:
+    """One outcome per submitted item from a finished job.
+
+    Args:
+        job: the finished ``job_status``.
+        source_ids: the items' source ids, in submission order.
+        keys: per item, the ``external_id`` it was sent with, to match results that carry one.
+    """
+    results = job.get("results")
+    status = job.get("status")
+    matched: list[dict | None] = [None] * len(source_ids)
+    if isinstance(results, list):
+        by_key = {str(k).lower(): i for i, k in enumerate(keys or []) if k}
+        for pos, res in enumerate(results):
+            if not isinstance(res, dict):
+                continue
+            if isinstance(res.get("index"), int):
+                idx = res["index"]
+            elif res.get("external_id") and str(res["external_id"]).lower() in by_key:
+                idx = by_key[str(res["external_id"]).lower()]
+            else:
+                idx = pos  # users/organizations: results in item order, no index
+            if 0 <= idx < len(matched) and matched[idx] is None:
+                matched[idx] = res
+    out = []
+    for sid, res in zip(source_ids, matched):
+        if res is None:
+            why = ("job status expired before it was read; reconcile by external_id"
+                   if status == "expired" else
+                   f"job {job.get('id')} {status}: {job.get('message') or 'no result for this record'}")
+            out.append(RecordOutcome(sid, Outcome.FAILED, reason=why))
+        elif _ok(res):
+            updated = str(res.get("status", "")).lower() == "updated"
+            out.append(RecordOutcome(sid, Outcome.UPDATED if updated else Outcome.CREATED,
+                                     target_id=str(res["id"])))
+        else:
+            out.append(RecordOutcome(sid, Outcome.FAILED, reason=result_reason(res)))
+    return out

@@ -1,0 +1,270 @@
+"""The Zendesk :class:`~connectors.base.Target`: load canonical records into an account.
+
+Per entity (reference ``zendesk-api.md`` §5):
+    ticket_fields   reuse by title (missing options added) or ``POST /ticket_fields``
+    organizations   reuse by name, else ``organizations/create_many`` (job)
+    end_users,      ``users/create_or_update_many`` by 100 (job, matched by external_id); a 403
+    agents          (bulk import disabled) falls back to ``users/create_or_update`` one by one
+    groups          reuse by name, else ``POST /groups``
+    memberships     reuse existing (user, group) pairs, else ``group_memberships/create_many``
+    tickets         attachments uploaded, then ``imports/tickets/create_many`` (job) with every
+                    comment inline and the original timestamps; a batch refused as a whole is
+                    retried one by one with ``imports/tickets`` to find the bad record
+Reconcile, fetch and delete live in :mod:`connectors.zendesk.admin`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from connectors.base import CheckItem, LoadItem, Submission, TargetCapabilities
+from connectors.zendesk import admin, render
+from connectors.zendesk.jobs import JobQueue, job_outcomes
+from connectors.zendesk.lookups import Lookups
+from connectors.zendesk.uploads import upload_ticket_attachments
+from migrator.config import Options
+from migrator.errors import ConfigError, MigratorError, RecordError
+from migrator.http import HttpClient
+from migrator.models import Agent, Entity, Outcome
+from migrator.state import RecordOutcome
+
+__all__ = ["ZendeskTarget", "CAPABILITIES"]
+
+log = logging.getLogger("connectors.zendesk")
+
+MAX_ATTACHMENT = 50 * 1024 * 1024  # commonly cited, not in the stored sources (§5.2)
+CAPABILITIES = TargetCapabilities(
+    sets_timestamps=True, creates_agents=True, writable_roles=False, async_jobs=True,
+    max_attachment_bytes=MAX_ATTACHMENT, batch_size=100,
+    notes=("tickets go through the Ticket Import API: no triggers, no e-mails, no SLA metrics",
+           "satisfaction ratings cannot be re-created by an admin (requester only)"))
+
+
+class ZendeskTarget:
+    """Load into one Zendesk account."""
+
+    name = "zendesk"
+    capabilities = CAPABILITIES
+
+    def __init__(self, client: HttpClient, *, workdir: Path, options: Options,
+                 placeholder_email: str, job_cap: int = 30, poll_interval: float = 1.0,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.client = client
+        self.workdir = workdir
+        self.options = options
+        self.placeholder_email = placeholder_email
+        self.jobs = JobQueue(client, cap=job_cap, poll_interval=poll_interval, sleep=sleep)
+        self.lookups = Lookups(client)
+        self.bulk_users = True
+        self._placeholder_id: int | None = None
+        self._sleep = sleep
+
+    # -- protocol --------------------------------------------------------------------------
+    def check(self) -> list[CheckItem]:
+        """Admin credentials and the custom roles the plan offers."""
+        try:
+            me = self.client.get_json("/api/v2/users/me").get("user") or {}
+        except MigratorError as exc:
+            return [CheckItem("zendesk target credentials", False, exc.message, exc.hint)]
+        admin_ok = me.get("role") == "admin"
+        roles = self.lookups.custom_roles()
+        return [
+            CheckItem("zendesk target credentials", bool(me.get("id")),
+                      f"signed in as {me.get('email') or me.get('name')}"),
+            CheckItem("zendesk target admin rights", admin_ok, f"role {me.get('role')}",
+                      None if admin_ok else "the Ticket Import API is for admins only"),
+            CheckItem("zendesk target roles", True,
+                      f"custom roles: {', '.join(sorted(roles)) or 'none defined'}"
+                      if self.lookups.has_custom_roles else
+                      "no custom roles on this plan: tiers map onto agent/admin",
+                      warning=not self.lookups.has_custom_roles),
+        ]
+
+    def existing(self, entity: Entity) -> Iterator[Any]:
+        """Target records for reuse, with target ids."""
+        return admin.existing(self.client, self.lookups, Entity(entity))
+
+    def submit(self, entity: Entity, items: list[LoadItem]) -> Submission:
+        """Send one batch (≤100 items)."""
+        entity = Entity(entity)
+        handler = {
+            Entity.ORGANIZATIONS: self._organizations, Entity.END_USERS: self._users,
+            Entity.AGENTS: self._users, Entity.GROUPS: self._groups,
+            Entity.MEMBERSHIPS: self._memberships, Entity.TICKET_FIELDS: self._ticket_fields,
+            Entity.TICKETS: self._tickets,
+        }.get(entity)
+        if handler is None:
+            return Submission(entity, items, outcomes=[RecordOutcome(
+                i.source_id, Outcome.SKIPPED, reason=f"Zendesk target does not load {entity}")
+                for i in items])
+        return handler(entity, items)
+
+    def collect(self, submission: Submission) -> list[RecordOutcome]:
+        """Wait for the batch's job and return one outcome per item."""
+        if submission.outcomes is not None:
+            return submission.outcomes
+        data = submission.data
+        pre: dict[int, RecordOutcome] = data.get("pre", {})
+        sent: list[int] = data.get("sent", [])
+        job = self.jobs.wait(submission.job_id) if submission.job_id else {}
+        ids = [submission.items[i].source_id for i in sent]
+        got = job_outcomes(job, ids, keys=data.get("keys")) if sent else []
+        notes: dict[int, list[str]] = data.get("notes", {})
+        for i, outcome in zip(sent, got):
+            if notes.get(i) and outcome.outcome != Outcome.FAILED:
+                outcome.reason = "; ".join(notes[i])
+            pre[i] = outcome
+        return [pre[i] for i in range(len(submission.items))]
+
+    def reconcile(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, str]:
+        """Source id -> target id of records an earlier attempt created (external_id marker)."""
+        return admin.reconcile(self.client, Entity(entity), source_ids)
+
+    def fetch(self, entity: Entity, target_id: str) -> Any | None:
+        """One record as the target holds it (tickets with comments)."""
+        return admin.fetch(self.client, Entity(entity), target_id)
+
+    def delete(self, entity: Entity, target_ids: Sequence[str]) -> list[str]:
+        """Rollback with the bulk destroy endpoints; already-absent ids count as gone."""
+        return admin.delete(self.client, self.jobs, Entity(entity), target_ids)
+
+    def stats(self) -> dict[str, dict]:
+        return self.client.budgets.stats()
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- entities --------------------------------------------------------------------------
+    def _job(self, entity: Entity, items: list[LoadItem], path: str, key: str,
+             bodies: dict[int, dict], pre: dict[int, RecordOutcome], *,
+             params: dict | None = None, notes: dict[int, list[str]] | None = None,
+             keys: list[str | None] | None = None) -> Submission:
+        sent = sorted(bodies)
+        data = {"pre": pre, "sent": sent, "keys": keys, "notes": notes or {}}
+        if not sent:
+            return Submission(entity, items, outcomes=[pre[i] for i in range(len(items))])
+        job_id = self.jobs.submit("POST", path, json={key: [bodies[i] for i in sent]},
+                                  params=params)
+        return Submission(entity, items, job_id=job_id, data=data)
+
+    def _organizations(self, entity: Entity, items: list[LoadItem]) -> Submission:
+        pre, bodies = {}, {}
+        names = self.lookups.organizations()
+        for i, item in enumerate(items):
+            found = names.get(item.record.name.strip().lower())
+            if found:
+                pre[i] = RecordOutcome(item.source_id, Outcome.REUSED, target_id=found,
+                                       reason="an organization with this name exists")
+            else:
+                bodies[i] = render.render_organization(item.record, item.source_id)
+        return self._job(entity, items, "/api/v2/organizations/create_many", "organizations",
+                         bodies, pre, keys=[items[i].source_id for i in sorted(bodies)])
+
+    def _users(self, entity: Entity, items: list[LoadItem]) -> Submission:
+        bodies, notes = {}, {}
+        for i, item in enumerate(items):
+            bodies[i], note = self._user_body(item)
+            if note:
+                notes[i] = [note]
+        if self.bulk_users:
+            try:
+                return self._job(entity, items, "/api/v2/users/create_or_update_many", "users",
+                                 bodies, {}, notes=notes,
+                                 keys=[items[i].source_id for i in sorted(bodies)])
+            except ConfigError as exc:  # 403: bulk user import disabled on this account (§5.1)
+                if "403" not in exc.message:
+                    raise
+                log.warning("zendesk target: bulk user import disabled; creating users one by one")
+                self.bulk_users = False
+        outcomes = [self._user_one(item.source_id, bodies[i], notes.get(i))
+                    for i, item in enumerate(items)]
+        return Submission(entity, items, outcomes=outcomes)
+
+    def _user_body(self, item: LoadItem) -> tuple[dict, str | None]:
+        user = item.record
+        if not isinstance(user, Agent):
+            return render.render_user(user, item.source_id), None
+        role = user.custom_role or user.role or "agent"
+        if role.lower() in ("agent", "admin"):
+            return render.render_user(user, item.source_id), None
+        role_id = self.lookups.custom_roles().get(role.lower())
+        note = None if role_id else (f"custom role {role!r} does not exist in the target "
+                                     "(or the plan has none): created as agent")
+        return render.render_user(user, item.source_id, custom_role_id=role_id), note
+
+    def _user_one(self, source_id: str, body: dict, notes: list[str] | None) -> RecordOutcome:
+        try:
+            response = self.client.request("POST", "/api/v2/users/create_or_update",
+                                           json={"user": body})
+        except RecordError as exc:
+            return RecordOutcome(source_id, Outcome.FAILED, reason=admin.reason_of(exc))
+        user = response.json().get("user") or {}
+        kind = Outcome.CREATED if response.status_code == 201 else Outcome.UPDATED
+        return RecordOutcome(source_id, kind, target_id=str(user.get("id")),
+                             reason="; ".join(notes) if notes else None)
+
+    def _groups(self, entity: Entity, items: list[LoadItem]) -> Submission:
+        names = self.lookups.groups()
+        outcomes = []
+        for item in items:
+            key = item.record.name.strip().lower()
+            if key in names:
+                outcomes.append(RecordOutcome(item.source_id, Outcome.REUSED,
+                                              target_id=names[key]))
+                continue
+            try:
+                body = self.client.post_json("/api/v2/groups", render.render_group(item.record))
+            except RecordError as exc:
+                outcomes.append(RecordOutcome(item.source_id, Outcome.FAILED,
+                                              reason=admin.reason_of(exc)))
+                continue
+            names[key] = str(body["group"]["id"])
+            outcomes.append(RecordOutcome(item.source_id, Outcome.CREATED, target_id=names[key]))
+        return Submission(entity, items, outcomes=outcomes)
+
+    def _memberships(self, entity: Entity, items: list[LoadItem]) -> Submission:
+        pairs = self.lookups.memberships()
+        pre, bodies = {}, {}
+        for i, item in enumerate(items):
+            body = render.render_membership(item.record)
+            found = pairs.get((str(body["user_id"]), str(body["group_id"])))
+            if found:
+                pre[i] = RecordOutcome(item.source_id, Outcome.REUSED, target_id=found)
+            else:
+                bodies[i] = body
+        return self._job(entity, items, "/api/v2/group_memberships/create_many",
+                         "group_memberships", bodies, pre)
+
+    def _ticket_fields(self, entity: Entity, items: list[LoadItem]) -> Submission:
+        return Submission(entity, items, outcomes=[
+            self.lookups.ensure_field(item.record, item.source_id) for item in items])
+
+    def _tickets(self, entity: Entity, items: list[LoadItem]) -> Submission:
+        from connectors.zendesk.tickets import prepare_tickets
+        pre, bodies, notes = prepare_tickets(self, items)
+        closed = any(b.get("status") == "closed" for b in bodies.values())
+        params = {"archive_immediately": "true"} if self.options.archive_closed and closed else None
+        try:
+            return self._job(entity, items, "/api/v2/imports/tickets/create_many", "tickets",
+                             bodies, pre, params=params, notes=notes)
+        except RecordError as exc:  # the whole batch refused: import one by one for reasons
+            log.info("zendesk target: ticket batch refused (%s); importing one by one",
+                     exc.message)
+            from connectors.zendesk.tickets import import_one
+            for i in sorted(bodies):
+                pre[i] = import_one(self, items[i].source_id, bodies[i], params, notes.get(i))
+            return Submission(entity, items, outcomes=[pre[i] for i in range(len(items))])
+
+    def placeholder_id(self) -> int:
+        """The placeholder agent for comment authors with no target user (created once)."""
+        if self._placeholder_id is None:
+            body = {"name": "Migration placeholder", "email": self.placeholder_email,
+                    "role": "agent", "external_id": "migration-placeholder",
+                    "skip_verify_email": True}
+            user = self.client.post_json("/api/v2/users/create_or_update", {"user": body})
+            self._placeholder_id = int(user["user"]["id"])
+        return self._placeholder_id
+

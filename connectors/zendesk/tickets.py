@@ -1,0 +1,74 @@
+"""Ticket batches for the Ticket Import API: uploads, bodies, placeholder authors, one-by-one.
+
+Kept apart from :mod:`connectors.zendesk.load` because tickets carry the most rules (§5.3):
+attachments are uploaded right before their batch (tokens expire), authors with no target user
+become the placeholder agent (reported), recovering items are looked up by external_id first.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from connectors.zendesk import admin, render
+from connectors.zendesk.uploads import upload_ticket_attachments
+from migrator.errors import RecordError
+from migrator.models import Outcome, Ticket
+from migrator.state import RecordOutcome
+
+if TYPE_CHECKING:
+    from connectors.base import LoadItem
+    from connectors.zendesk.load import ZendeskTarget
+
+__all__ = ["prepare_tickets", "import_one", "needs_placeholder"]
+
+COLLISION_RETRIES = 5
+
+
+def needs_placeholder(ticket: Ticket) -> bool:
+    """True when a comment author or the requester has no target user."""
+    no_requester = ticket.requester_id is None and not ticket.extra.get("requester_email")
+    return no_requester or any(c.author_id is None for c in ticket.comments)
+
+
+def prepare_tickets(target: "ZendeskTarget", items: list["LoadItem"]
+                    ) -> tuple[dict[int, RecordOutcome], dict[int, dict], dict[int, list[str]]]:
+    """Outcomes decided now (already imported), bodies to send, and notes per item."""
+    pre: dict[int, RecordOutcome] = {}
+    bodies: dict[int, dict] = {}
+    notes: dict[int, list[str]] = {}
+    recovering = [i.source_id for i in items if i.recovering]
+    known = admin.reconcile(target.client, "tickets", recovering) if recovering else {}
+    field_ids = target.lookups.field_ids()
+    for i, item in enumerate(items):
+        if item.source_id in known:
+            pre[i] = RecordOutcome(item.source_id, Outcome.REUSED, target_id=known[item.source_id],
+                                   reason="imported by an earlier attempt (found by external_id)")
+            continue
+        ticket: Ticket = item.record
+        placeholder = target.placeholder_id() if needs_placeholder(ticket) else None
+        tokens, upload_notes = upload_ticket_attachments(
+            target.client, ticket, roots=[item.attachments_dir, target.workdir],
+            max_bytes=target.capabilities.max_attachment_bytes)
+        bodies[i], render_notes = render.render_ticket(
+            ticket, item.source_id, placeholder_id=placeholder, field_ids=field_ids,
+            uploads=tokens, tags=target.options.tags)
+        if upload_notes or render_notes:
+            notes[i] = upload_notes + render_notes
+    return pre, bodies, notes
+
+
+def import_one(target: "ZendeskTarget", source_id: str, body: dict[str, Any],
+               params: dict | None, notes: list[str] | None) -> RecordOutcome:
+    """``POST /imports/tickets`` for one ticket; 409 requester collisions are retried (§5.3)."""
+    for attempt in range(COLLISION_RETRIES):
+        try:
+            created = target.client.post_json("/api/v2/imports/tickets", {"ticket": body},
+                                              params=params)
+        except RecordError as exc:
+            if exc.status == 409 and attempt + 1 < COLLISION_RETRIES:
+                target._sleep(0.5 * 2 ** attempt)
+                continue
+            return RecordOutcome(source_id, Outcome.FAILED, reason=admin.reason_of(exc))
+        return RecordOutcome(source_id, Outcome.CREATED, target_id=str(created["ticket"]["id"]),
+                             reason="; ".join(notes) if notes else None)
+    raise AssertionError("unreachable")
