@@ -145,6 +145,8 @@ class SandboxKnobs:
         job_seconds: how long a Zendesk background job stays queued/working.
         max_jobs: Zendesk's cap of queued-or-running jobs per account.
         attachment_url_ttl: seconds before a Freshdesk attachment URL expires.
+        agent_seats: paid agent seats (Freshdesk: creating an agent past them is a 403);
+            ``None`` means unlimited.
     """
 
     plan: str | None = None
@@ -156,6 +158,7 @@ class SandboxKnobs:
     job_seconds: float = 0.0
     max_jobs: int = 30
     attachment_url_ttl: float = 300.0
+    agent_seats: int | None = None
 
 
 def free_port() -> int:
