@@ -1,0 +1,13 @@
+"""The mapping layer: restructure a support team into tiers and teams, from a YAML file.
+
+Pure: no HTTP, no database. It reads staged records through :class:`StagedData` and returns a
+:class:`RestructurePlan` the migration engine and the report consume.
+"""
+
+from __future__ import annotations
+
+from mappings.issues import Issue, MappingInvalid
+from mappings.schema import Mapping
+from mappings.validate import load_mapping, mapping_from_text
+
+__all__ = ["Issue", "Mapping", "MappingInvalid", "load_mapping", "mapping_from_text"]

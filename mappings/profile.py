@@ -1,0 +1,85 @@
+"""One streaming pass over the staged tickets: routing counts, values seen, agent activity."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from migrator.models import Entity, Ticket
+
+from mappings.directory import Directory
+from mappings.placement import Activity
+from mappings.router import DEFAULT_RULE, FieldResolver, Router
+from mappings.schema import Mapping
+from mappings.staged import StagedData
+from mappings.values import UNMAPPED, Coverage, apply, map_field_value
+
+__all__ = ["TicketProfile", "profile_tickets", "CLOSED_STATUSES"]
+
+CLOSED_STATUSES = frozenset({"solved", "closed"})
+
+
+@dataclass
+class TicketProfile:
+    """What one pass over the tickets found (counts only: tickets are never held)."""
+
+    total: int = 0
+    routed: Counter = field(default_factory=Counter)  # (team, tier) -> tickets
+    routed_open: Counter = field(default_factory=Counter)
+    rule_hits: Counter = field(default_factory=Counter)  # rule index (-1 default) -> tickets
+    groups_seen: Counter = field(default_factory=Counter)  # source group name -> tickets
+    groups_by_default: Counter = field(default_factory=Counter)
+    coverage: Coverage = field(default_factory=Coverage)
+    unlisted_fields: Counter = field(default_factory=Counter)  # source field key -> tickets
+    activity: Activity = field(default_factory=Activity)
+    open_by_assignee: Counter = field(default_factory=Counter)  # (agent id, team) -> tickets
+    examples: dict[str, str] = field(default_factory=dict)  # "map:value" -> first ticket id
+
+
+def profile_tickets(m: Mapping, d: Directory, staged: StagedData,
+                    target_type: str) -> TicketProfile:
+    """Stream the tickets once and count everything the checks and the plan need."""
+    router, fields = Router(m, d), FieldResolver(m, d, target_type)
+    p = TicketProfile()
+    for t in staged.iter(Entity.TICKETS):
+        _count(p, t, router, fields, m, d)
+    return p
+
+
+def _count(p: TicketProfile, t: Ticket, router: Router, fields: FieldResolver, m: Mapping,
+           d: Directory) -> None:
+    p.total += 1
+    index = router.rule_index(t)
+    team, tier = router.route(t)
+    p.routed[(team, tier)] += 1
+    p.rule_hits[index] += 1
+    is_open = t.status not in CLOSED_STATUSES
+    if is_open:
+        p.routed_open[(team, tier)] += 1
+    group = d.group_name(t.group_id) or "(no group)"
+    p.groups_seen[group] += 1
+    if index == DEFAULT_RULE:
+        p.groups_by_default[group] += 1
+    p.activity.touch(t.assignee_id, t.updated_at or t.created_at)
+    if t.assignee_id and is_open:
+        p.open_by_assignee[(t.assignee_id, team)] += 1
+    for name in ("status", "priority", "type"):
+        value = getattr(t, name)
+        if value is not None:
+            _, how = apply(getattr(m.values, name), value)
+            _note(p, name, value, how, t.id)
+    for key, value in sorted(t.custom_fields.items()):
+        if value is None or value == "" or value == []:
+            continue
+        fm = fields.field_map(key)
+        if fm is None:
+            p.unlisted_fields[key] += 1
+        elif not fm.drop:
+            _, how = map_field_value(fm, value, d.fields.get(key))
+            _note(p, f"field:{d.field_title(key)}", value, how, t.id)
+
+
+def _note(p: TicketProfile, name: str, value: object, how: str, ticket_id: str) -> None:
+    p.coverage.add(name, value, how)
+    if how == UNMAPPED:
+        p.examples.setdefault(f"{name}:{value}", ticket_id)

@@ -1,0 +1,145 @@
+"""Ticket routing: first matching rule wins, else the default; plus the field resolution."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from migrator.models import FieldOption, Ticket, TicketField
+
+from mappings.directory import Directory, field_value_keys
+from mappings.schema import FieldMap, Mapping, Route, TicketMatch
+
+__all__ = ["Router", "DEFAULT_RULE", "FieldResolver", "target_field_key"]
+
+DEFAULT_RULE = -1
+
+
+def _any(wanted: list[str], have: list[str]) -> bool:
+    lowered = {h.lower() for h in have if h is not None}
+    return any(w.lower() in lowered for w in wanted)
+
+
+class Router:
+    """Routes tickets to ``(team, tier)`` with the mapping's rules over source names."""
+
+    def __init__(self, mapping: Mapping, directory: Directory):
+        self.mapping = mapping
+        self.d = directory
+        self.titles = {key: f.title for key, f in directory.fields.items()}
+
+    def route(self, ticket: Ticket) -> tuple[str, str]:
+        """The (team, tier) a ticket goes to."""
+        target = self.mapping.tickets.default
+        index = self.rule_index(ticket)
+        if index != DEFAULT_RULE:
+            target = self.mapping.tickets.routing[index].to
+        return target.team, target.tier
+
+    def rule_index(self, ticket: Ticket) -> int:
+        """The index of the first matching rule, or :data:`DEFAULT_RULE`."""
+        for i, rule in enumerate(self.mapping.tickets.routing):
+            if self.matches(rule.when, ticket):
+                return i
+        return DEFAULT_RULE
+
+    def matches(self, when: TicketMatch, t: Ticket) -> bool:
+        """Do all of ``when``'s conditions hold for ``t``?"""
+        checks = [
+            (when.source_groups, lambda: [self.d.group_name(t.group_id)]),
+            (when.tags, lambda: t.tags),
+            (when.products, lambda: [self.d.products.get(str(t.product_id), t.product_id)]),
+            (when.organizations, lambda: [self.d.organizations.get(str(t.organization_id),
+                                                                   t.organization_id)]),
+            (when.priorities, lambda: [t.priority]),
+            (when.types, lambda: [t.type]),
+            (when.channels, lambda: [t.channel]),
+        ]
+        for wanted, have in checks:
+            if wanted and not _any(wanted, [h for h in have() if h is not None]):
+                return False
+        return all(self._field_matches(title, values, t) for title, values in when.fields.items())
+
+    def _field_matches(self, title: str, values: list[str], t: Ticket) -> bool:
+        for key, value in t.custom_fields.items():
+            if self.titles.get(key, key).lower() != title.lower() and key != title:
+                continue
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if item is not None and _any(values, field_value_keys(item, self.d.fields.get(key))):
+                    return True
+        return False
+
+
+def target_field_key(name: str, target_type: str) -> str:
+    """The target's name for a field: Freshdesk custom fields carry a ``cf_`` prefix."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "field"
+    if target_type == "freshdesk" and not slug.startswith("cf_"):
+        return f"cf_{slug}"
+    return slug
+
+
+class FieldResolver:
+    """Source field key -> its :class:`FieldMap` and target :class:`TicketField`."""
+
+    def __init__(self, mapping: Mapping, directory: Directory, target_type: str):
+        self.mapping = mapping
+        self.d = directory
+        self.target_type = target_type
+        by_title = {k.lower(): fm for k, fm in mapping.values.fields.items()}
+        self._maps: dict[str, FieldMap | None] = {}
+        for key, tf in directory.fields.items():
+            self._maps[key] = mapping.values.fields.get(key) or by_title.get(tf.title.lower())
+        self._by_title = by_title
+
+    def field_map(self, key: str) -> FieldMap | None:
+        """The field's entry in the mapping (by source key or title), or ``None``."""
+        if key not in self._maps:
+            self._maps[key] = self.mapping.values.fields.get(key) or self._by_title.get(
+                self.d.field_title(key).lower())
+        return self._maps[key]
+
+    def target_key(self, key: str) -> str | None:
+        """The target field key for a source field, ``None`` when dropped or unmapped."""
+        fm = self.field_map(key)
+        if fm is None or fm.drop:
+            return None
+        return target_field_key(fm.target or self.d.field_title(key), self.target_type)
+
+    def target_field(self, key: str) -> TicketField | None:
+        """The target field definition the mapped tickets need."""
+        fm, tkey = self.field_map(key), self.target_key(key)
+        if fm is None or tkey is None:
+            return None
+        src = self.d.fields.get(key)
+        return TicketField(id=tkey, key=tkey, title=fm.title or self.d.field_title(key),
+                           type=src.type if src else "text",
+                           options=self._options(fm, src), required=False,
+                           extra={"source_key": key})
+
+    def _options(self, fm: FieldMap, src: TicketField | None) -> list[FieldOption]:
+        if src is None or not src.options:
+            return []
+        out: dict[str, FieldOption] = {}
+        for opt in src.options:
+            found = next((fm.map[w] for w in (opt.value, opt.label) if w in fm.map), None)
+            if found is not None:
+                out.setdefault(str(found), FieldOption(value=str(found), label=str(found)))
+            elif fm.default is not None:
+                out.setdefault(fm.default, FieldOption(value=fm.default, label=fm.default))
+            else:
+                out.setdefault(opt.value, FieldOption(value=opt.value, label=opt.label))
+        return [out[k] for k in sorted(out)]
+
+
+def rule_label(index: int, routes: list[Route]) -> str:
+    """A readable name for a routing rule (``default`` for the fallback)."""
+    if index == DEFAULT_RULE:
+        return "default"
+    name = routes[index].name
+    return f"rule {index + 1}" + (f" ({name})" if name else "")
+
+
+def ticket_field_items(t: Ticket) -> list[tuple[str, Any]]:
+    """A ticket's custom field values in key order."""
+    return sorted(t.custom_fields.items())
