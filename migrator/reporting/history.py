@@ -100,12 +100,12 @@ def _iter_by_parent(store: Any, entity: Entity, decode: Callable[[dict], Any],
         last = (rows[-1][0], rows[-1][1])
 
 
-def histories_from_store(store: Any) -> Iterator[TicketHistory]:
+def histories_from_store(store: Any, page: int = 2000) -> Iterator[TicketHistory]:
     """Stream histories from a :class:`~migrator.state.StateStore` in one ordered pass."""
     from migrator.models import RECORD_TYPES
 
     children = [
-        _iter_by_parent(store, ent, lambda d, cls=RECORD_TYPES[ent]: from_dict(cls, d))
+        _iter_by_parent(store, ent, lambda d, cls=RECORD_TYPES[ent]: from_dict(cls, d), page)
         for ent in CHILD_ENTITIES
     ]
-    return join_histories(store.iter_staged(Entity.TICKETS, page=2000), *children)
+    return join_histories(store.iter_staged(Entity.TICKETS, page=page), *children)
