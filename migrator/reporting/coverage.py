@@ -87,10 +87,11 @@ class ArrivalBook:
 
     @property
     def weeks(self) -> float:
-        """Weeks the data spans (at least one): the divisor for average hourly rates."""
+        """Calendar weeks the data touches (span rounded up, at least one): the divisor for
+        average hourly rates. Two Mondays a week apart are two observations of Monday."""
         if self.first is None or self.last is None:
             return 1.0
-        return max(1.0, (self.last - self.first) / _WEEK)
+        return float(max(1, math.ceil((self.last - self.first) / _WEEK)))
 
     def heatmap(self) -> list[list[int]]:
         """All arrivals as 7 rows (Mon..Sun) x 24 hours."""
