@@ -15,6 +15,7 @@ Reconcile, fetch and delete live in :mod:`connectors.zendesk.admin`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -115,7 +116,7 @@ class ZendeskTarget:
         notes: dict[int, list[str]] = data.get("notes", {})
         for i, outcome in zip(sent, got):
             if notes.get(i) and outcome.outcome != Outcome.FAILED:
-                outcome.reason = "; ".join(notes[i])
+                outcome = dataclasses.replace(outcome, reason="; ".join(notes[i]))
             pre[i] = outcome
         return [pre[i] for i in range(len(submission.items))]
 

@@ -166,7 +166,7 @@ def _fields(values: dict[str, Any], field_ids: dict[str, int]
             ) -> tuple[list[dict[str, Any]], set[str]]:
     out, missing = [], set()
     for key, value in values.items():
-        fid = field_ids.get(str(key))
+        fid = field_ids.get(str(key)) or field_ids.get(str(key).strip().lower())
         if fid is None:
             missing.add(str(key))
         elif value is not None:

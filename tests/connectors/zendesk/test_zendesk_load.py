@@ -1,0 +1,248 @@
+"""Zendesk Target over pytest-httpx: jobs and their per-item results, fallbacks, errors."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from connectors.base import LoadItem
+from connectors.zendesk.jobs import job_outcomes
+from migrator.models import (
+    Agent, Attachment, Comment, EndUser, Entity, Group, Membership, Organization, Outcome, Ticket,
+)
+
+JOB = "/api/v2/job_statuses/show_many"
+
+
+def _queued(job_id):
+    return {"job_status": {"id": job_id, "status": "queued", "results": None}}
+
+
+def _done(job_id, results, status="completed"):
+    return {"job_statuses": [{"id": job_id, "status": status, "results": results}]}
+
+
+def _ticket(tid, *, author="501", attachments=(), status="open"):
+    comments = [Comment(id=f"{tid}01", ticket_id=tid, author_id=author, body="first",
+                        html_body="<p>first</p>", created_at="2020-01-01T10:00:00Z",
+                        attachments=list(attachments)),
+                Comment(id=f"{tid}02", ticket_id=tid, author_id="501", body="note",
+                        public=False, created_at="2020-01-02T10:00:00Z")]
+    return Ticket(id=tid, subject=f"S{tid}", status=status, priority="high", requester_id="700",
+                  assignee_id="501", group_id="42", tags=["vip"], created_at="2020-01-01T10:00:00Z",
+                  updated_at="2020-01-03T10:00:00Z", solved_at=None, comments=comments,
+                  custom_fields={"Plan": "gold"})
+
+
+def test_org_job_results_without_index_and_reuse_by_name(target, router):
+    router.on("GET", "/api/v2/organizations",
+              {"organizations": [{"id": 9, "name": "Existing Co"}], "meta": {"has_more": False}})
+    router.on("POST", "/api/v2/organizations/create_many", _queued("J1"))
+    router.on("GET", JOB, _done("J1", [{"id": 11, "status": "Created"},
+                                       {"status": "Failed", "error": "DuplicateValue",
+                                        "details": "Name has already been taken"}]))
+    items = [LoadItem("o1", Organization(id="o1", name="A")),
+             LoadItem("o2", Organization(id="o2", name="existing co ")),
+             LoadItem("o3", Organization(id="o3", name="B"))]
+    sub = target.submit(Entity.ORGANIZATIONS, items)
+    body = router.body(router.calls("POST", "/api/v2/organizations/create_many")[0])
+    assert [o["name"] for o in body["organizations"]] == ["A", "B"]
+    assert body["organizations"][0]["external_id"] == "o1"
+    out = target.collect(sub)
+    assert [(o.source_id, o.outcome, o.target_id) for o in out] == [
+        ("o1", Outcome.CREATED, "11"), ("o2", Outcome.REUSED, "9"), ("o3", Outcome.FAILED, None)]
+    assert "Name has already been taken" in out[2].reason
+
+
+def test_users_bulk_403_falls_back_to_one_by_one_and_keeps_422_reason(target, router):
+    router.on("GET", "/api/v2/custom_roles", {"custom_roles": [{"id": 77, "name": "Tier 2"}]})
+    router.on("POST", "/api/v2/users/create_or_update_many",
+              httpx.Response(403, json={"error": "Forbidden",
+                                        "description": "Bulk user import is not enabled"}))
+
+    def one(request):
+        user = router.body(request)["user"]
+        if user["email"] == "dup@acme.test":
+            return httpx.Response(422, json={
+                "error": "RecordInvalid", "description": "Record validation errors",
+                "details": {"email": [{"description": "Email: dup@acme.test is already being "
+                                       "used by another user", "error": "DuplicateValue"}]}})
+        return httpx.Response(201, json={"user": {"id": 900 + len(router.requests)}})
+    router.on("POST", "/api/v2/users/create_or_update", one)
+    items = [LoadItem("5", Agent(id="5", name="Ann", email="ann@acme.test", role="Tier 2")),
+             LoadItem("6", Agent(id="6", name="Bo", email="dup@acme.test", role="admin"))]
+    out = target.collect(target.submit(Entity.AGENTS, items))
+    assert out[0].outcome == Outcome.CREATED and out[0].target_id
+    assert out[1].outcome == Outcome.FAILED
+    assert "DuplicateValue" in out[1].reason and "already being used" in out[1].reason
+    sent = [router.body(r)["user"] for r in router.calls("POST", "/api/v2/users/create_or_update")]
+    assert sent[0]["custom_role_id"] == 77 and sent[0]["role"] == "agent"
+    assert sent[1]["role"] == "admin" and sent[0]["skip_verify_email"] is True
+    assert target.bulk_users is False
+
+
+def test_end_users_bulk_job_matched_by_external_id(target, router):
+    router.on("POST", "/api/v2/users/create_or_update_many", _queued("J2"))
+    router.on("GET", JOB, {"job_statuses": [{"id": "J2", "status": "working"}]},
+              _done("J2", [{"id": 31, "status": "Updated", "external_id": "u2"},
+                           {"id": 30, "status": "Created", "external_id": "u1"}]))
+    items = [LoadItem("u1", EndUser(id="u1", name="C1", email="c1@x.test")),
+             LoadItem("u2", EndUser(id="u2", name="C2", email="c2@x.test"))]
+    out = target.collect(target.submit(Entity.END_USERS, items))
+    assert [(o.outcome, o.target_id) for o in out] == [(Outcome.CREATED, "30"),
+                                                       (Outcome.UPDATED, "31")]
+    assert len(router.calls("GET", JOB)) == 2  # polled until completed
+
+
+def test_ticket_import_uploads_placeholder_and_failed_item(target, router, tmp_path):
+    (tmp_path / "attachments").mkdir()
+    (tmp_path / "attachments" / "a.txt").write_bytes(b"hello")
+    router.on("GET", "/api/v2/ticket_fields",
+              {"ticket_fields": [{"id": 555, "title": "Plan", "type": "text"}],
+               "meta": {"has_more": False}})
+    router.on("POST", "/api/v2/uploads", httpx.Response(201, json={"upload": {"token": "tok1"}}))
+    router.on("POST", "/api/v2/users/create_or_update", httpx.Response(201, json={"user": {"id": 1}}))
+    router.on("POST", "/api/v2/imports/tickets/create_many", _queued("J3"))
+    router.on("GET", JOB, _done("J3", [{"index": 0, "id": 1001, "account_id": 1},
+                                       {"index": 1, "error": "RecordInvalid",
+                                        "details": "Requester is suspended"}]))
+    att = Attachment(id="a1", file_name="a.txt", content_type="text/plain",
+                     local_path="attachments/a.txt")
+    target.options.archive_closed = True
+    items = [LoadItem("t1", _ticket("t1", author=None, attachments=[att], status="closed")),
+             LoadItem("t2", _ticket("t2"))]
+    out = target.collect(target.submit(Entity.TICKETS, items))
+    assert (out[0].outcome, out[0].target_id) == (Outcome.CREATED, "1001")
+    assert "placeholder agent" in out[0].reason
+    assert out[1].outcome == Outcome.FAILED and "Requester is suspended" in out[1].reason
+    upload = router.calls("POST", "/api/v2/uploads")[0]
+    assert upload.url.params["filename"] == "a.txt" and upload.content == b"hello"
+    post = router.calls("POST", "/api/v2/imports/tickets/create_many")[0]
+    assert router.requests.index(upload) < router.requests.index(post)
+    assert post.url.params["archive_immediately"] == "true"
+    first = router.body(post)["tickets"][0]
+    assert first["external_id"] == "t1" and first["created_at"] == "2020-01-01T10:00:00Z"
+    assert first["custom_fields"] == [{"id": 555, "value": "gold"}]
+    assert "migrated" in first["tags"] and "vip" in first["tags"]
+    c0, c1 = first["comments"]
+    assert c0 == {"author_id": 1, "public": True, "html_body": "<p>first</p>",
+                  "created_at": "2020-01-01T10:00:00Z", "uploads": ["tok1"]}
+    assert c1["public"] is False and c1["author_id"] == 501
+    placeholder = router.body(router.calls("POST", "/api/v2/users/create_or_update")[0])
+    assert placeholder["user"]["email"] == "migration-placeholder@acme.test"
+
+
+def test_ticket_batch_refused_goes_one_by_one_409_retried_422_reason(target, router, sleeps):
+    router.on("GET", "/api/v2/ticket_fields", {"ticket_fields": [], "meta": {"has_more": False}})
+    router.on("POST", "/api/v2/imports/tickets/create_many",
+              httpx.Response(400, json={"error": "TooManyValues", "description": "too many"}))
+    answers = {"t1": [httpx.Response(409, text="Requester creation collision - please try again"),
+                      httpx.Response(201, json={"ticket": {"id": 77}})],
+               "t2": [httpx.Response(422, json={
+                   "error": "RecordInvalid", "description": "Record validation errors",
+                   "details": {"base": [{"description": "Comment: value is blank",
+                                         "error": "BlankValue"}]}})]}
+    router.on("POST", "/api/v2/imports/tickets",
+              lambda r: answers[router.body(r)["ticket"]["external_id"]].pop(0))
+    items = [LoadItem("t1", _ticket("t1")), LoadItem("t2", _ticket("t2"))]
+    sub = target.submit(Entity.TICKETS, items)
+    out = target.collect(sub)
+    assert (out[0].outcome, out[0].target_id) == (Outcome.CREATED, "77")
+    assert out[1].outcome == Outcome.FAILED and "BlankValue" in out[1].reason
+    assert "Comment: value is blank" in out[1].reason
+    assert len(router.calls("POST", "/api/v2/imports/tickets")) == 3
+    assert "Plan" in out[0].reason  # the dropped custom field is reported
+
+
+def test_job_cap_waits_for_a_free_slot(target, router):
+    target.jobs.cap = 1
+    router.on("POST", "/api/v2/group_memberships/create_many", _queued("A"), _queued("B"))
+    router.on("GET", "/api/v2/group_memberships", {"group_memberships": [
+        {"id": 3, "user_id": 1, "group_id": 2}], "meta": {"has_more": False}})
+    router.on("GET", JOB, _done("A", [{"id": 10, "index": 0}]), _done("B", [{"id": 11}]))
+    first = target.submit(Entity.MEMBERSHIPS, [
+        LoadItem("m1", Membership(id="m1", agent_id="5", group_id="6", default=True)),
+        LoadItem("m0", Membership(id="m0", agent_id="1", group_id="2"))])
+    assert target.jobs.open_jobs == 1
+    second = target.submit(Entity.MEMBERSHIPS, [
+        LoadItem("m2", Membership(id="m2", agent_id="7", group_id="6"))])
+    polls = router.calls("GET", JOB)
+    assert polls and polls[0].url.params["ids"] == "A"  # polled before the second POST
+    assert router.requests.index(polls[0]) < router.requests.index(
+        router.calls("POST", "/api/v2/group_memberships/create_many")[1])
+    out = target.collect(first)
+    assert [(o.outcome, o.target_id) for o in out] == [(Outcome.CREATED, "10"),
+                                                       (Outcome.REUSED, "3")]
+    assert router.body(router.calls("POST", "/api/v2/group_memberships/create_many")[0]) == {
+        "group_memberships": [{"user_id": 5, "group_id": 6, "default": True}]}
+    assert target.collect(second)[0].target_id == "11"
+
+
+def test_groups_reuse_by_name_and_create(target, router):
+    router.on("GET", "/api/v2/groups", {"groups": [{"id": 4, "name": "Billing/L1"},
+                                                   {"id": 5, "name": "Gone", "deleted": True}],
+                                        "meta": {"has_more": False}})
+    router.on("POST", "/api/v2/groups", httpx.Response(201, json={"group": {"id": 8,
+                                                                             "name": "Gone"}}))
+    out = target.collect(target.submit(Entity.GROUPS, [
+        LoadItem("billing/l1", Group(id="billing/l1", name="billing/l1")),
+        LoadItem("x", Group(id="x", name="Gone"))]))
+    assert [(o.outcome, o.target_id) for o in out] == [(Outcome.REUSED, "4"),
+                                                       (Outcome.CREATED, "8")]
+
+
+def test_completed_job_with_empty_or_missing_results_fails_those_items():
+    job = {"id": "J", "status": "completed", "results": [{}, {"id": 3, "index": 2}]}
+    out = job_outcomes(job, ["a", "b", "c"])
+    assert [o.outcome for o in out] == [Outcome.FAILED, Outcome.FAILED, Outcome.CREATED]
+    assert "empty result" in out[0].reason and "no result" in out[1].reason
+
+
+def test_reconcile_by_external_id(target, router):
+    router.on("GET", "/api/v2/tickets",
+              lambda r: httpx.Response(200, json={"tickets": [
+                  {"id": 30, "external_id": r.url.params["external_id"]},
+                  {"id": 20, "external_id": r.url.params["external_id"]}]
+                  if r.url.params["external_id"] == "t1" else []}))
+    assert target.reconcile(Entity.TICKETS, ["t1", "t2"]) == {"t1": "20"}
+    router.on("GET", "/api/v2/users/show_many",
+              {"users": [{"id": 5, "external_id": "U1"}]})
+    assert target.reconcile(Entity.END_USERS, ["u1", "u2"]) == {"u1": "5"}
+    assert router.calls("GET", "/api/v2/users/show_many")[0].url.params["external_ids"] == "u1,u2"
+
+
+def test_recovering_ticket_found_by_external_id_is_not_sent_again(target, router):
+    router.on("GET", "/api/v2/ticket_fields", {"ticket_fields": [], "meta": {"has_more": False}})
+    router.on("GET", "/api/v2/tickets", {"tickets": [{"id": 3, "external_id": "t1"}]})
+    out = target.collect(target.submit(Entity.TICKETS, [LoadItem("t1", _ticket("t1"),
+                                                                 recovering=True)]))
+    assert (out[0].outcome, out[0].target_id) == (Outcome.REUSED, "3")
+    assert not router.calls("POST", "/api/v2/imports/tickets/create_many")
+
+
+def test_delete_tickets_soft_then_permanent(target, router):
+    router.on("DELETE", "/api/v2/tickets/destroy_many", _queued("D1"))
+    router.on("DELETE", "/api/v2/deleted_tickets/destroy_many", _queued("D2"))
+    router.on("GET", JOB, _done("D1", None), _done("D2", {"success": True}))
+    router.on("GET", "/api/v2/tickets/1", httpx.Response(404, json={"error": "RecordNotFound"}))
+    router.on("GET", "/api/v2/tickets/2", {"ticket": {"id": 2}})
+    assert target.delete(Entity.TICKETS, ["1", "2"]) == ["1"]
+    assert router.calls("DELETE", "/api/v2/tickets/destroy_many")[0].url.params["ids"] == "1,2"
+
+
+def test_fetch_ticket_with_comments(target, router):
+    router.on("GET", "/api/v2/tickets/5", {"ticket": {"id": 5, "subject": "x", "status": "open",
+                                                      "external_id": "t5"}})
+    router.on("GET", "/api/v2/tickets/5/comments",
+              {"comments": [{"id": 1, "author_id": 2, "body": "b", "public": True}],
+               "meta": {"has_more": False}})
+    ticket = target.fetch(Entity.TICKETS, "5")
+    assert ticket.external_id == "t5" and [c.body for c in ticket.comments] == ["b"]
+    router.on("GET", "/api/v2/tickets/6", httpx.Response(404, json={}))
+    assert target.fetch(Entity.TICKETS, "6") is None
+
+
+@pytest.mark.parametrize("entity", [Entity.SATISFACTION_RATINGS, Entity.TICKET_EVENTS])
+def test_entities_zendesk_cannot_load_are_skipped_with_reason(target, entity):
+    out = target.collect(target.submit(entity, [LoadItem("1", object())]))
+    assert out[0].outcome == Outcome.SKIPPED and "does not load" in out[0].reason
