@@ -1,9 +1,168 @@
-"""CLI commands of the mapping group (being written)."""
+"""``migrator mapping scaffold|validate|schema|diff`` and ``migrator plan``: thin shells over mappings."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import click
+
+from migrator.errors import ConfigError, MappingError
+
+__all__ = ["register"]
+
+
+def _project(ctx: click.Context, required: bool = True):
+    from migrator.project import Project
+    path = ctx.obj.get("config_path", "migration.yaml") if ctx.obj else "migration.yaml"
+    if not required and not Path(path).exists():
+        return None
+    return Project.load(path)
+
+
+def _staged(project) -> Any:
+    from mappings.staged import StoreStaged
+    return StoreStaged(project.state)
+
+
+def _file(project, file: str | None) -> Path:
+    if file:
+        return Path(file)
+    if project is None:
+        raise ConfigError("no mapping file given and no migration.yaml here",
+                          hint="pass the file: `migrator mapping validate mapping.yaml`")
+    return project.config.mapping_path
+
+
+def _has_data(project) -> bool:
+    from migrator.models import Entity
+    return project is not None and bool(project.state.count_staged(Entity.AGENTS))
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+@click.group("mapping")
+def mapping_group() -> None:
+    """Write, check and compare the mapping file (tiers, teams, routing, value maps)."""
+
+
+@mapping_group.command("scaffold")
+@click.argument("file", required=False)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.pass_context
+def scaffold_cmd(ctx: click.Context, file: str | None, force: bool) -> None:
+    """Write a starter mapping from the staged data, with suggested tiers and teams."""
+    from mappings.scaffold import scaffold
+    project = _project(ctx)
+    path = _file(project, file)
+    if path.exists() and not force:
+        raise MappingError(f"{path} already exists; not overwriting it",
+                           hint="pass --force to replace it, or give another FILE")
+    if not _has_data(project):
+        raise ConfigError("nothing is staged yet", hint="run `migrator export` first")
+    text = scaffold(_staged(project), target_type=project.config.target.type)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"Wrote {path}. Review the suggested tiers (see the # evidence comments), then "
+               f"run `migrator mapping validate`.")
+
+
+@mapping_group.command("validate")
+@click.argument("file", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def validate_cmd(ctx: click.Context, file: str | None, as_json: bool) -> None:
+    """Check the mapping file and, when data is staged, check it against that data."""
+    from mappings import MappingInvalid, load_mapping
+    from mappings.plan import check_mapping
+    project = _project(ctx, required=file is None)
+    path = _file(project, file)
+    try:
+        mapping = load_mapping(path)
+        issues = []
+        if _has_data(project):
+            issues = check_mapping(mapping, _staged(project), project.config.target.type)
+            errors = [i for i in issues if not i.warning]
+            if errors:
+                raise MappingInvalid(str(path), errors)
+    except MappingInvalid as exc:
+        if not as_json:
+            raise
+        _echo_json({"file": str(path), "valid": False,
+                    "issues": [i.as_dict(str(path)) for i in exc.issues]})
+        ctx.exit(exc.exit_code)
+    checked = "schema and staged data" if _has_data(project) else "schema only (nothing staged)"
+    if as_json:
+        _echo_json({"file": str(path), "valid": True, "checked": checked,
+                    "issues": [i.as_dict(str(path)) for i in issues]})
+        return
+    for issue in issues:
+        click.secho(f"warning: {issue.render(str(path))}", fg="yellow", err=True)
+    click.echo(f"{path}: valid ({checked}; {len(issues)} warning(s)).")
+
+
+@mapping_group.command("schema")
+def schema_cmd() -> None:
+    """Print the JSON Schema of the mapping file (for editors)."""
+    from mappings.schema_json import mapping_json_schema
+    _echo_json(mapping_json_schema())
+
+
+@mapping_group.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@click.pass_context
+def diff_cmd(ctx: click.Context, old: str, new: str, as_json: bool) -> None:
+    """What changes between two mapping versions, in plan terms."""
+    from mappings import load_mapping
+    from mappings.diff import diff_plans, render_diff
+    from mappings.plan import build_plan
+    project = _project(ctx)
+    staged, target = _staged(project), project.config.target.type
+    before = build_plan(load_mapping(old), staged, target)
+    after = build_plan(load_mapping(new), staged, target)
+    result = diff_plans(before, after, staged)
+    if as_json:
+        _echo_json(result)
+    else:
+        click.echo(render_diff(result), nl=False)
+
+
+@click.command("plan")
+@click.option("--out", "out_dir", default=None, help="Folder for plan.md and plan.json "
+              "(default: the project's workdir).")
+@click.option("--mapping", "mapping_file", default=None, help="Mapping file (default: the one "
+              "named in migration.yaml).")
+@click.option("--json", "as_json", is_flag=True, help="Also print plan.json to stdout.")
+@click.pass_context
+def plan_cmd(ctx: click.Context, out_dir: str | None, mapping_file: str | None,
+             as_json: bool) -> None:
+    """Offline dry run: org chart, groups, roles, routing counts, coverage -> plan.md + plan.json."""
+    from mappings import load_mapping
+    from mappings.plan import build_plan
+    from mappings.render import plan_json, plan_markdown
+    project = _project(ctx)
+    if not _has_data(project):
+        raise ConfigError("nothing is staged yet", hint="run `migrator export` first")
+    plan = build_plan(load_mapping(_file(project, mapping_file)), _staged(project),
+                      project.config.target.type)
+    folder = Path(out_dir) if out_dir else project.workdir
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "plan.md").write_text(plan_markdown(plan), encoding="utf-8")
+    (folder / "plan.json").write_text(plan_json(plan), encoding="utf-8")
+    if as_json:
+        click.echo(plan_json(plan), nl=False)
+        return
+    click.echo(f"Wrote {folder / 'plan.md'} and {folder / 'plan.json'}: {len(plan.groups)} "
+               f"groups, {len(plan.agents)} agents, {plan.profile.total} tickets routed, "
+               f"{len(plan.issues)} warning(s).")
 
 
 def register(cli: click.Group) -> None:
-    """Add this module's commands to the top-level group."""
+    """Add the ``mapping`` group and the top-level ``plan`` command."""
+    cli.add_command(mapping_group)
+    cli.add_command(plan_cmd)
