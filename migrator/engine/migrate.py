@@ -1,0 +1,179 @@
+"""The migrate run: recovery, then each step in order, in batches, with outcomes per record.
+
+    recover open batches -> read what the target has (reuse) -> for each step: records ->
+    classify -> resolve references -> batches (open -> submit -> sent -> collect -> finish)
+
+A step stops cleanly on a transient error past retries (its open batches are reconciled by the
+next run) and on Ctrl-C/SIGTERM (batches in flight are recorded first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from connectors.base import LoadItem
+from migrator.engine.batches import BatchRunner
+from migrator.engine.classify import REUSE_ENTITIES, classify, reuse_key
+from migrator.engine.records import count_step_records, iter_step_records, record_digest
+from migrator.engine.recovery import recover_open_batches
+from migrator.engine.report import RunReport, StepReport
+from migrator.engine.resolve import Resolver
+from migrator.engine.signals import StopFlag
+from migrator.engine.steps import STEPS, Step, check_plan_references, check_steps
+from migrator.errors import InterruptedRun, TransientError
+from migrator.models import Entity, Outcome
+from migrator.progress import NullProgress, Progress
+from migrator.state import RecordOutcome, StateStore
+
+__all__ = ["MigrateOptions", "migrate", "load_existing"]
+
+
+@dataclass
+class MigrateOptions:
+    """How to run: a selection (sample), retry-failed only, concurrency."""
+
+    selection: dict[Entity, set[str]] | None = None
+    retry_failed: bool = False
+    in_flight: int | None = None
+    workdir: Path | None = None
+    label: dict[str, Any] = field(default_factory=dict)  # recorded with the run (sample, seed...)
+
+
+def load_existing(target: Any) -> dict[Entity, dict[str, str]]:
+    """What the target already has, indexed by the names records are matched by."""
+    out: dict[Entity, dict[str, str]] = {}
+    for entity in REUSE_ENTITIES:
+        index: dict[str, str] = {}
+        for rec in target.existing(entity) or ():
+            for key in reuse_key(entity, rec):
+                index.setdefault(key, str(rec.id))
+        out[entity] = index
+    return out
+
+
+def _chunks(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for rec in records:
+        chunk.append(rec)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Run:
+    def __init__(self, state, target, plan, options, opts: MigrateOptions, progress, stop):
+        self.state, self.target, self.plan, self.options = state, target, plan, options
+        self.opts, self.progress, self.stop = opts, progress, stop
+        caps = target.capabilities
+        self.size = max(1, min(caps.batch_size, options.batch_size))
+        self.in_flight = opts.in_flight or options.max_in_flight
+        self.resolver = Resolver(state, plan)
+        self.existing: dict[Entity, dict[str, str]] = {}
+        self.run_id = 0
+
+    def only(self, step: Step) -> set[str] | None:
+        sel = self.opts.selection
+        return None if sel is None else set(sel.get(step.entity, set()))
+
+    def step(self, step: Step, report: StepReport) -> None:
+        name, only = step.entity.value, self.only(step)
+        report.planned = count_step_records(step, self.state, self.plan, only)
+        self.progress.start(name, report.planned)
+        self.resolver.refresh(step.needs)
+        runner = BatchRunner(self.state, self.target, self.run_id, step.entity,
+                             in_flight=self.in_flight,
+                             on_done=lambda outs: self.progress.advance(name, len(outs)))
+        try:
+            self._feed(step, report, runner, only)
+        finally:
+            try:
+                runner.drain()
+            finally:
+                report.counts.update(runner.counts)
+                report.failures.extend(runner.failures)
+        self.progress.finish(name)
+
+    def _feed(self, step: Step, report: StepReport, runner: BatchRunner,
+              only: set[str] | None) -> None:
+        pending: list[LoadItem] = []
+        digests: dict[str, str | None] = {}
+        for chunk in _chunks(iter_step_records(step, self.state, self.plan, only=only), self.size):
+            if self.stop.is_set or runner.error is not None:
+                return
+            for item in self._decide(step, report, chunk, digests):
+                pending.append(item)
+                if len(pending) >= self.size:
+                    runner.send(pending, digests)
+                    pending = []
+        if pending and not self.stop.is_set and runner.error is None:
+            runner.send(pending, digests)
+
+    def _decide(self, step: Step, report: StepReport, chunk: list[Any],
+                digests: dict[str, str | None]) -> list[LoadItem]:
+        entity = step.entity
+        rows = self.state.record_rows(entity, [str(r.id) for r in chunk])
+        items, outcomes = [], []
+        for rec in chunk:
+            sid, d = str(rec.id), record_digest(rec)
+            dec = classify(entity, sid, rec, d, rows.get(sid), existing=self.existing.get(entity, {}),
+                           options=self.options, retry_failed=self.opts.retry_failed)
+            if dec.action == "record":
+                outcomes.append(dec.outcome)
+            elif dec.action == "send":
+                item = self._item(entity, sid, rec, dec.recovering, outcomes)
+                if item is not None:
+                    items.append(item)
+                    digests[sid] = d
+            elif dec.counted_as:
+                report.counts[dec.counted_as] += 1
+                self.progress.advance(entity.value)
+        if outcomes:
+            self.state.record_outcomes(entity, outcomes, self.run_id)
+            report.counts.update(o.outcome.value for o in outcomes)
+            self.progress.advance(entity.value, len(outcomes))
+        return items
+
+    def _item(self, entity: Entity, sid: str, rec: Any, recovering: bool,
+              outcomes: list[RecordOutcome]) -> LoadItem | None:
+        resolved, problem = self.resolver.resolve(entity, rec)
+        if problem:  # no digest: looked at again next run, when the reference may exist
+            outcomes.append(RecordOutcome(sid, Outcome.SKIPPED, reason=problem))
+            return None
+        return LoadItem(source_id=sid, record=resolved, recovering=recovering,
+                        attachments_dir=self.opts.workdir)
+
+
+def migrate(state: StateStore, target: Any, plan: Any, options: Any, *,
+            opts: MigrateOptions | None = None, progress: Progress | None = None,
+            stop: StopFlag | None = None) -> RunReport:
+    """Run (or resume) the migration; returns what happened per step."""
+    opts = opts or MigrateOptions()
+    check_steps(STEPS)
+    check_plan_references(plan)
+    run = _Run(state, target, plan, options, opts, progress or NullProgress(), stop or StopFlag())
+    run.run_id = state.start_run("migrate", {"retry_failed": opts.retry_failed, **opts.label})
+    report = RunReport(run_id=run.run_id)
+    try:
+        report.recovered = recover_open_batches(state, target)
+        run.existing = load_existing(target)
+        for step in STEPS:
+            run.stop.check()
+            run.step(step, report.step(step.entity.value))
+        run.stop.check()
+        report.status = "done"
+    except (InterruptedRun, KeyboardInterrupt):
+        report.status = "interrupted"
+        raise
+    except TransientError:
+        report.status = "failed"
+        raise
+    finally:
+        if report.status == "running":
+            report.status = "failed"
+        state.finish_run(run.run_id, report.status)
+    report.outstanding_failed = len(state.failed())
+    return report

@@ -1,0 +1,116 @@
+"""Reference resolution: source ids -> *target* ids through the id map, before each submit.
+
+Per docs/ARCHITECTURE.md "Engine -> loader contract": requester (end user, else agent), submitter,
+assignee, group key, organisation, comment authors; names and e-mails go into ``extra`` so a
+loader can fall back on them. Records are copied, never mutated, so a digest taken before
+resolution stays valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+from typing import Any, Iterable
+
+from migrator.models import Entity
+from migrator.state import StateStore
+
+__all__ = ["Resolver", "Person"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Person:
+    """Who a source user id is, and their id in the target if they have one."""
+
+    kind: str  # agent | end_user | unknown
+    target_id: str | None
+    name: str | None = None
+    email: str | None = None
+
+
+_UNKNOWN = Person("unknown", None)
+
+
+class Resolver:
+    """Translates references of canonical records to target ids."""
+
+    def __init__(self, state: StateStore, plan: Any):
+        self.state = state
+        self._maps: dict[Entity, dict[str, str]] = {}
+        self._agents = {str(a.id): a for a in state.iter_staged(Entity.AGENTS)}
+        self._agents.update({str(a.id): a for a in getattr(plan, "agents", [])})
+        self._end_user = lru_cache(maxsize=20000)(self._load_end_user)
+
+    def refresh(self, entities: Iterable[Entity]) -> None:
+        """Reload the id map of ``entities`` (after an earlier step created records)."""
+        for e in entities:
+            self._maps[e] = self.state.target_ids(e)
+
+    def tid(self, entity: Entity, source_id: Any) -> str | None:
+        """The target id of a source record, if it exists in the target."""
+        if source_id in (None, ""):
+            return None
+        if entity not in self._maps:
+            self.refresh([entity])
+        return self._maps[entity].get(str(source_id))
+
+    def _load_end_user(self, sid: str) -> Any:
+        return self.state.get_staged(Entity.END_USERS, sid)
+
+    def person(self, source_id: Any, prefer: str = "end_user") -> Person:
+        """A user id that may name an end user or an agent (``prefer`` decides collisions)."""
+        if source_id in (None, ""):
+            return _UNKNOWN
+        sid = str(source_id)
+        order = ("end_user", "agent") if prefer == "end_user" else ("agent", "end_user")
+        for kind in order:
+            rec = self._agents.get(sid) if kind == "agent" else self._end_user(sid)
+            if rec is not None:
+                entity = Entity.AGENTS if kind == "agent" else Entity.END_USERS
+                return Person(kind, self.tid(entity, sid), rec.name, rec.email)
+        return _UNKNOWN
+
+    # -- per entity ------------------------------------------------------------------------
+    def resolve(self, entity: Entity, record: Any) -> tuple[Any, str | None]:
+        """A copy of ``record`` with target ids, or (record, reason) when it cannot be sent."""
+        fn = getattr(self, f"_resolve_{entity.value}", None)
+        return fn(record) if fn else (record, None)
+
+    def _resolve_end_users(self, u: Any) -> tuple[Any, str | None]:
+        return dataclasses.replace(u, organization_id=self.tid(Entity.ORGANIZATIONS,
+                                                               u.organization_id)), None
+
+    def _resolve_agents(self, a: Any) -> tuple[Any, str | None]:
+        groups = [g for g in (self.tid(Entity.GROUPS, k) for k in a.group_ids) if g]
+        return dataclasses.replace(a, group_ids=groups, extra=dict(a.extra)), None
+
+    def _resolve_groups(self, g: Any) -> tuple[Any, str | None]:
+        return dataclasses.replace(g, escalate_to=self.tid(Entity.AGENTS, g.escalate_to)), None
+
+    def _resolve_memberships(self, m: Any) -> tuple[Any, str | None]:
+        agent, group = self.tid(Entity.AGENTS, m.agent_id), self.tid(Entity.GROUPS, m.group_id)
+        if agent is None:
+            return m, f"agent {m.agent_id} has no target id (it was skipped or failed)"
+        if group is None:
+            return m, f"group {m.group_id!r} has no target id (it was skipped or failed)"
+        return dataclasses.replace(m, agent_id=agent, group_id=group), None
+
+    def _resolve_tickets(self, t: Any) -> tuple[Any, str | None]:
+        req = self.person(t.requester_id)
+        extra = {**t.extra, "requester_email": req.email, "requester_name": req.name,
+                 "requester_kind": req.kind}
+        comments = [self._comment(c) for c in t.comments]
+        return dataclasses.replace(
+            t, requester_id=req.target_id, extra=extra, comments=comments,
+            submitter_id=self.person(t.submitter_id).target_id,
+            assignee_id=self.tid(Entity.AGENTS, t.assignee_id),
+            group_id=self.tid(Entity.GROUPS, t.group_id),
+            organization_id=self.tid(Entity.ORGANIZATIONS, t.organization_id)), None
+
+    def _comment(self, c: Any) -> Any:
+        # Freshdesk agents and contacts have separate id spaces: trust the exporter's hint.
+        hint = str(c.extra.get("author_kind") or c.extra.get("author_type") or "").lower()
+        who = self.person(c.author_id, prefer="agent" if hint == "agent" else "end_user")
+        extra = {**c.extra, "author_name": who.name, "author_email": who.email,
+                 "author_kind": who.kind, "source_author_id": c.author_id}
+        return dataclasses.replace(c, author_id=who.target_id, extra=extra)
