@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from migrator.models import Entity, Ticket
 
-from mappings.directory import Directory
+from mappings.directory import OPTION_TYPES, Directory
 from mappings.placement import Activity
 from mappings.router import DEFAULT_RULE, FieldResolver, Router
 from mappings.schema import Mapping
@@ -75,8 +75,11 @@ def _count(p: TicketProfile, t: Ticket, router: Router, fields: FieldResolver, m
         if fm is None:
             p.unlisted_fields[key] += 1
         elif not fm.drop:
-            _, how = map_field_value(fm, value, d.fields.get(key))
-            _note(p, f"field:{d.field_title(key)}", value, how, t.id)
+            tf = d.fields.get(key)
+            _, how = map_field_value(fm, value, tf)
+            # free text is counted as one bucket: per-value counts would grow with the tickets
+            shown = value if tf is not None and tf.type in OPTION_TYPES else "(any value)"
+            _note(p, f"field:{d.field_title(key)}", shown, how, t.id)
 
 
 def _note(p: TicketProfile, name: str, value: object, how: str, ticket_id: str) -> None:
