@@ -101,8 +101,11 @@ class FreshdeskTarget(EntityLoader):
         """Send one batch; Freshdesk answers synchronously, so outcomes are ready at once."""
         if entity is Entity.TICKETS:
             self.field_names()  # create the migration fields once, before any ticket
+            # A recovering item may exist partly: find it by its source-id field first.
+            known = self.reconcile(entity, [i.source_id for i in items if i.recovering])
             with ThreadPoolExecutor(max_workers=max(1, self.client.max_in_flight)) as pool:
-                outcomes = list(pool.map(self.tickets.load, items))
+                outcomes = list(pool.map(lambda i: self.tickets.load(i, known.get(i.source_id)),
+                                         items))
         elif entity is Entity.TICKET_FIELDS:
             outcomes = [self._field(item) for item in items]
         else:
@@ -116,6 +119,8 @@ class FreshdeskTarget(EntityLoader):
     def reconcile(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, str]:
         """Tickets found by ``cf_migration_source_id`` (search API) plus those made here."""
         wanted = [str(s) for s in source_ids]
+        if not wanted:
+            return {}
         if entity is not Entity.TICKETS:
             return {s: t for s, t in self.created_ids(entity).items() if s in wanted}
         found = {s: t for s, t in self.tickets.created.items() if s in wanted}
