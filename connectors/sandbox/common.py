@@ -147,6 +147,8 @@ class SandboxKnobs:
         attachment_url_ttl: seconds before a Freshdesk attachment URL expires.
         agent_seats: paid agent seats (Freshdesk: creating an agent past them is a 403);
             ``None`` means unlimited.
+        requester_collision_rate: share of Zendesk imports with a new inline requester answered
+            409 "Requester creation collision" (a real race, reference §5.3).
     """
 
     plan: str | None = None
@@ -158,6 +160,7 @@ class SandboxKnobs:
     job_seconds: float = 0.0
     max_jobs: int = 30
     attachment_url_ttl: float = 300.0
+    requester_collision_rate: float = 0.0
     agent_seats: int | None = None
 
 
