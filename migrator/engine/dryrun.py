@@ -18,6 +18,8 @@ MAX_NOTES = 15
 
 
 def _label(rec: Any) -> str:
+    if getattr(rec, "email", None) and getattr(rec, "name", None):
+        return f"{rec.name} <{rec.email}>"
     return str(getattr(rec, "name", None) or getattr(rec, "title", None)
                or getattr(rec, "email", None) or rec.id)
 
