@@ -105,3 +105,36 @@ def value(fig: dict) -> float | None:
     """A figure's value, checking it carries its n."""
     assert "n" in fig and isinstance(fig["n"], int)
     return fig["value"]
+
+
+_SEED_TIERS = {"Staff": "l1", "Advisor": "l2", "Technical Specialist": "engineer",
+               "Team Lead": "lead"}
+
+
+def seeded_attribution(company) -> Attribution:
+    """The seeded company in a new structure, as the demo mapping would place it (a stand-in for
+    ``mappings.build_plan`` in these tests): teams per product line, tiers by the source group
+    for tickets and by custom role for agents."""
+    names = {g.id: g.name for g in company.groups}
+
+    def team_of(group_id) -> str | None:
+        name = names.get(group_id, "").lower()
+        return next((line for line in ("hub", "app", "billing") if line in name), None)
+
+    def route_seed(ticket: Ticket) -> tuple[str, str]:
+        name = names.get(ticket.group_id, "")
+        tier = {"Tier 2": "l2", "Tech Escalations": "engineer"}.get(name, "l1")
+        return ticket.extra.get("line") or team_of(ticket.group_id) or "hub", tier
+
+    agents = {a.id: a for a in company.agents}
+
+    def place_seed(agent_id: str):
+        agent = agents.get(agent_id)
+        if agent is None or agent.custom_role == "Light Agent":
+            return None
+        if agent.role == "admin":
+            return "manager", "all"
+        team = next((t for t in map(team_of, agent.group_ids) if t), "shared")
+        return _SEED_TIERS.get(agent.custom_role or "", "l1"), team
+
+    return Attribution.build(route_seed, place_seed, company.agents)
