@@ -12,8 +12,8 @@ from . import freshdesk_api as A
 from .freshdesk_render import text_of
 
 __all__ = ["CREATE_FIELDS", "UPDATE_FIELDS", "MAX_ATTACHMENT_BYTES", "check_create",
-           "check_update", "check_attachment_budget", "resolve_requester", "new_ticket",
-           "apply_update"]
+           "check_update", "check_attachment_budget", "coerce_custom", "resolve_requester",
+           "new_ticket", "apply_update"]
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # per ticket, conversations included (gotcha 6)
 REQUESTER_KEYS = ("requester_id", "email", "phone", "twitter_id", "facebook_id",
@@ -99,8 +99,22 @@ def _check_custom_fields(fields: dict[str, dict], values: Any) -> list[dict]:
     return errs
 
 
+def coerce_custom(store, data: dict[str, Any]) -> None:
+    """Multipart sends custom field values as text: store them as their field type."""
+    fields = _fields(store)
+    for name, value in (data.get("custom_fields") or {}).items():
+        ftype = fields[name]["type"] if name in fields else None
+        if not isinstance(value, str):
+            continue
+        if ftype == "custom_checkbox" and value.lower() in ("true", "false"):
+            data["custom_fields"][name] = value.lower() == "true"
+        elif ftype == "custom_number" and value.lstrip("-").isdigit():
+            data["custom_fields"][name] = int(value)
+
+
 def check_create(store, data: dict[str, Any]) -> None:
     """Raise a 400 listing every problem of a create request."""
+    coerce_custom(store, data)
     errs = _check_common(store, data, CREATE_FIELDS)
     if not any(data.get(k) for k in REQUESTER_KEYS):
         errs.append({"field": "requester_id", "message": "Please fill at least 1 of "
@@ -119,6 +133,7 @@ def check_create(store, data: dict[str, Any]) -> None:
 
 def check_update(store, data: dict[str, Any]) -> None:
     """Raise a 400 listing every problem of an update request."""
+    coerce_custom(store, data)
     errs = _check_common(store, data, UPDATE_FIELDS)
     if errs:
         raise A.errors(errs)
