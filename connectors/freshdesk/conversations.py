@@ -1,5 +1,10 @@
 """Conversations of many tickets, fetched concurrently, with their attachments downloaded at once.
 
+Per ticket: ``GET /tickets/{id}?include=conversations`` (2 credits) gives the description, its
+attachments (list rows never have them) and the first 10 conversations; only a ticket with 10 or
+more pages ``/conversations`` in full. That is one request per ticket for most tickets, at the
+same credits as a view plus a conversations call.
+
 Freshdesk attachment URLs are signed and expire within minutes (gotcha 5, ``X-Amz-Expires=300``),
 so each ticket's files are streamed to disk right after its conversations are listed, by the same
 worker. When a URL has expired anyway (the CDN answers 403/404), the conversation list (or the
@@ -19,11 +24,12 @@ from migrator.http import HttpClient
 from migrator.models import Attachment, Comment
 
 from connectors.freshdesk.client import API, attachment_dir, iter_pages
-from connectors.freshdesk.parse import parse_attachment, parse_conversation
+from connectors.freshdesk.parse import parse_attachment, parse_conversation, parse_description
 
 __all__ = ["ConversationFetcher", "safe_name"]
 
 log = logging.getLogger("connectors.freshdesk")
+EMBED_MAX = 10  # include=conversations returns at most 10 (§2.3)
 
 
 def safe_name(name: str) -> str:
@@ -48,14 +54,29 @@ class ConversationFetcher:
             rows.extend(page)
         return rows
 
+    def view(self, ticket_id: str) -> dict[str, Any] | None:
+        """The ticket with its first 10 conversations (None when it is gone)."""
+        self.client.budgets.acquire(("account",), cost=1)  # the include's extra credit (§2.3)
+        response = self.client.request("GET", f"{API}/tickets/{ticket_id}",
+                                       params={"include": "conversations"}, ok=(404,))
+        return None if response.status_code == 404 else response.json()
+
     def comments(self, ticket_id: str) -> list[Comment]:
-        """One ticket's conversations as comments, attachments already on disk."""
-        comments = [parse_conversation({"ticket_id": ticket_id, **row})
-                    for row in self.list(ticket_id)]
+        """One ticket's description and conversations as comments, attachments on disk."""
+        view = self.view(ticket_id)
+        if view is None:
+            return []
+        rows = view.get("conversations") or []
+        if len(rows) >= EMBED_MAX:  # the embed stops at 10: read the whole thread
+            rows = self.list(ticket_id)
+        desc = parse_description(view)
+        comments = [parse_conversation({"ticket_id": ticket_id, **row}) for row in rows]
         if self.attachments:
+            if desc is not None:
+                self.fetch_files(desc, lambda: self.fresh_ticket_files(ticket_id))
             for comment in comments:
                 self.fetch_files(comment, lambda c=comment: self._fresh(c))
-        return comments
+        return ([desc] if desc else []) + comments
 
     def many(self, ticket_ids: Iterable[str], workers: int) -> list[Comment]:
         """Conversations of several tickets at once so the account budget stays full."""

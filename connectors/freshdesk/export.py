@@ -8,9 +8,9 @@ tickets, comments, satisfaction_ratings, time_entries.
 Comments need ticket ids. ``export(Entity.COMMENTS, cursor, ticket_ids=[...])`` takes them in
 the order the caller will give them again on resume; the cursor records how many were done
 (``{"index": n, "last": id}``). Without ``ticket_ids`` the ids seen by this source's ticket
-export are used. Ticket pages also carry each ticket's description as its first
-:class:`Comment` (id ``desc-<ticket id>``, author = requester): the list returns descriptions
-with ``include=description``, which saves a view per ticket.
+export are used. Each ticket's description is its first :class:`Comment` (id
+``desc-<ticket id>``, author = the requester), followed by its conversations; attachments are
+already downloaded (``local_path``, ``size``, ``sha256`` set) because their URLs expire.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from migrator.config import EndpointConfig, Options
 from migrator.errors import ConfigError, MigratorError
 from migrator.http import HttpClient
-from migrator.models import Attachment, Comment, Entity, Role, iso
+from migrator.models import Attachment, Entity, Role, iso
 
 from connectors.base import CheckItem, Page
 from connectors.freshdesk import parse as P
@@ -197,15 +197,8 @@ class FreshdeskSource:
             ["deleted"] if self.options.include_deleted else [])
         walk = TicketWalk.load(cursor, phases, since)
         for page in iter_ticket_pages(self.client, walk, page_cap(self.cfg), self.status_names()):
-            tickets = [r for r in page.records if r.entity is Entity.TICKETS]
-            self._seen_tickets.extend(t.id for t in tickets)
-            if self.options.attachments:
-                descs = [r for r in page.records if isinstance(r, Comment) and r.attachments]
-                self._parallel(self._description_files, descs)
+            self._seen_tickets.extend(t.id for t in page.records)
             yield page
-
-    def _description_files(self, desc: Comment) -> None:
-        self.fetcher.fetch_files(desc, lambda: self.fetcher.fresh_ticket_files(desc.ticket_id))
 
     def _comments(self, cursor: str | None, ticket_ids: Iterable[str] | None) -> Iterator[Page]:
         ids = [str(t) for t in (ticket_ids if ticket_ids is not None else self._seen_tickets)]

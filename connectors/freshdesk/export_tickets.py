@@ -10,9 +10,10 @@ Cursor (JSON): ``{"phase": "all"|"spam"|"deleted"|"done", "since": ISO, "page": 
 "boundary": [ids at the since timestamp], "start": ISO, "max": ISO}``. A finished cursor
 restarts every phase from ``max``: the delta since the last export.
 
-Includes: ``include=description,stats`` costs 4 extra credits per list page of up to 100 tickets,
-whereas the description or the stats otherwise cost one ticket view each; the stats
-(resolved/closed/first response) are what the KPI report needs, so both are worth it (§2.2).
+Includes: ``include=stats`` costs 2 extra credits per list page of up to 100 tickets, whereas the
+stats (resolved/closed/first response: what the KPI report needs) otherwise cost one extra
+credit per ticket view; so it is worth it. ``include=description`` is not: list rows never carry
+attachments, so the comments export views each ticket anyway and takes the description there.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ from migrator.models import iso
 
 from connectors.base import Page
 from connectors.freshdesk.client import API, PER_PAGE, next_link
-from connectors.freshdesk.parse import parse_description, parse_ticket
+from connectors.freshdesk.parse import parse_ticket
 
 __all__ = ["TicketWalk", "iter_ticket_pages", "EPOCH"]
 
 EPOCH = "1970-01-01T00:00:00Z"
-INCLUDES = "description,stats"
-INCLUDE_CREDITS = 4  # +2 per include on list tickets (§3.2); paid before the call
+INCLUDES = "stats"
+INCLUDE_CREDITS = 2  # +2 per include on list tickets (§3.2); paid before the call
 
 
 @dataclass
@@ -100,7 +101,7 @@ def _params(walk: TicketWalk) -> dict[str, Any]:
 
 def _fetch(client: HttpClient, walk: TicketWalk) -> tuple[list[dict], bool, bool]:
     """One list call: (rows, has_next, cap_hit). A 400 past page 1 is the page cap (§2.2)."""
-    client.budgets.acquire(("account",), cost=INCLUDE_CREDITS)
+    client.budgets.acquire(("tickets_list", "account"), cost=INCLUDE_CREDITS)
     response = client.request("GET", f"{API}/tickets", params=_params(walk), ok=(400,))
     if response.status_code == 400:
         if walk.page > 1:
@@ -113,7 +114,7 @@ def _fetch(client: HttpClient, walk: TicketWalk) -> tuple[list[dict], bool, bool
 
 def iter_ticket_pages(client: HttpClient, walk: TicketWalk, cap: int,
                       status_names: dict[int, str]) -> Iterator[Page]:
-    """Pages of tickets (each with its description comment), cursor after each page."""
+    """Pages of tickets, the cursor after each page."""
     last_rows: list[dict] = []
     while walk.phase != "done":
         rows, has_next, cap_hit = _fetch(client, walk)
@@ -124,9 +125,6 @@ def iter_ticket_pages(client: HttpClient, walk: TicketWalk, cap: int,
         records: list[Any] = []
         for row in fresh:
             records.append(parse_ticket(row, status_names))
-            desc = parse_description(row)
-            if desc is not None:
-                records.append(desc)
             updated = iso(row.get("updated_at"))
             if updated and (walk.max is None or updated > walk.max):
                 walk.max = updated

@@ -82,10 +82,9 @@ def test_all_tickets_across_page_cap_windows_deduped(httpx_mock, source) -> None
     source._status_names = {}
     pages = list(source.export(Entity.TICKETS))
     tickets = [r for p in pages for r in p.records if isinstance(r, Ticket)]
-    descs = [r for p in pages for r in p.records if isinstance(r, Comment)]
     assert sorted(int(t.id) for t in tickets) == list(range(1, 10))
     assert len({t.id for t in tickets}) == len(tickets)  # boundary repeats dropped
-    assert {d.ticket_id for d in descs} == {t.id for t in tickets}
+    assert all(c["include"] == "stats" for c in fake.calls)
     assert all(c["order_by"] == "updated_at" and c["order_type"] == "asc" for c in fake.calls)
     assert all("updated_since" in c for c in fake.calls)  # never the 30-day default
     assert max(int(c["page"]) for c in fake.calls) <= 2
@@ -185,40 +184,64 @@ def test_contacts_include_blocked_and_deleted(httpx_mock, source) -> None:
     assert users["2"].blocked and users["3"].deleted and not users["1"].blocked
 
 
-def test_conversations_all_pages_and_attachments_without_credentials(httpx_mock, source,
-                                                                      tmp_path) -> None:
+def _view(tid: int, convs: list[dict], attachments=()) -> dict:
+    return {"id": tid, "requester_id": 9, "created_at": "2019-01-01T00:00:00Z", "source": 2,
+            "description": "<p>hi</p>", "description_text": "hi",
+            "attachments": list(attachments), "conversations": convs}
+
+
+def _conv(cid: int, **kw) -> dict:
+    return {"id": cid, "body_text": f"c{cid}", "private": True, "user_id": 5, "source": 2,
+            "attachments": [], "created_at": f"2019-01-01T00:{cid % 60:02d}:00Z", **kw}
+
+
+def test_description_first_then_conversations_files_without_credentials(
+        httpx_mock, source, tmp_path) -> None:
     cdn = "https://s3.amazonaws.com/cdn/file.txt?X-Amz-Expires=300"
-    conv = f"{BASE}/api/v2/tickets/1/conversations"
-    httpx_mock.add_response(url=f"{conv}?per_page=100", json=[
-        {"id": 11, "body_text": "a", "private": True, "user_id": 5, "source": 2,
-         "attachments": [{"id": 70, "name": "file.txt", "size": 5, "attachment_url": cdn}]}],
-        headers={"Link": f'< {conv}?per_page=100&page=2>; rel="next"'})
-    httpx_mock.add_response(url=f"{conv}?per_page=100&page=2", json=[
-        {"id": 12, "body_text": "b", "private": False, "incoming": True, "user_id": 6,
-         "source": 0, "attachments": []}])
+    httpx_mock.add_response(url=f"{BASE}/api/v2/tickets/1?include=conversations", json=_view(
+        1, [_conv(11, attachments=[{"id": 71, "name": "c.txt", "size": 1,
+                                    "attachment_url": cdn + "&c"}]),
+            _conv(12, private=False, incoming=True, user_id=9, source=0)],
+        attachments=[{"id": 70, "name": "../file.txt", "size": 5, "attachment_url": cdn}]))
     httpx_mock.add_response(url=cdn, content=b"hello")
+    httpx_mock.add_response(url=cdn + "&c", content=b"x")
     pages = list(source.export(Entity.COMMENTS, ticket_ids=["1"]))
-    comments = {c.id: c for p in pages for c in p.records}
-    assert set(comments) == {"11", "12"} and comments["11"].public is False
-    att = comments["11"].attachments[0]
+    comments = [c for p in pages for c in p.records]
+    assert [c.id for c in comments] == ["desc-1", "11", "12"]
+    desc = comments[0]
+    assert desc.author_id == "9" and desc.public and desc.body == "hi"
+    assert comments[1].public is False and comments[2].extra["incoming"] is True
+    att = desc.attachments[0]
     assert (tmp_path / att.local_path).read_bytes() == b"hello" and att.size == 5
     assert att.local_path == "attachments/freshdesk/70/file.txt" and att.sha256
-    cdn_request = [r for r in httpx_mock.get_requests() if r.url.host == "s3.amazonaws.com"][0]
-    assert "authorization" not in cdn_request.headers
+    assert comments[1].attachments[0].local_path == "attachments/freshdesk/71/c.txt"
+    cdn_requests = [r for r in httpx_mock.get_requests() if r.url.host == "s3.amazonaws.com"]
+    assert len(cdn_requests) == 2 and not any("authorization" in r.headers for r in cdn_requests)
     assert pages[-1].done and json.loads(pages[-1].cursor)["last"] == "1"
+
+
+def test_long_threads_are_read_in_full_over_link_pages(httpx_mock, source) -> None:
+    conv = f"{BASE}/api/v2/tickets/3/conversations"
+    httpx_mock.add_response(url=f"{BASE}/api/v2/tickets/3?include=conversations",
+                            json=_view(3, [_conv(i) for i in range(1, 11)]))
+    httpx_mock.add_response(url=f"{conv}?per_page=100", json=[_conv(i) for i in range(1, 101)],
+                            headers={"Link": f'< {conv}?per_page=100&page=2>;rel="next"'})
+    httpx_mock.add_response(url=f"{conv}?per_page=100&page=2",
+                            json=[_conv(i) for i in range(101, 106)])
+    comments = [c for p in source.export(Entity.COMMENTS, ticket_ids=["3"]) for c in p.records]
+    assert len(comments) == 106 and len({c.id for c in comments}) == 106
 
 
 def test_expired_attachment_url_rereads_the_conversation(httpx_mock, source, tmp_path) -> None:
     old, new = "https://cdn.test/a?sig=old", "https://cdn.test/a?sig=new"
-    conv = f"{BASE}/api/v2/tickets/2/conversations?per_page=100"
-    row = {"id": 21, "body_text": "x", "private": True, "user_id": 5, "source": 2}
-    httpx_mock.add_response(url=conv, json=[{**row, "attachments": [
-        {"id": 80, "name": "a.bin", "size": 3, "attachment_url": old}]}])
-    httpx_mock.add_response(url=old, status_code=403, text="Request has expired")
-    httpx_mock.add_response(url=conv, json=[{**row, "attachments": [
-        {"id": 80, "name": "a.bin", "size": 3, "attachment_url": new}]}])
+    att = {"id": 80, "name": "a.bin", "size": 3}
+    httpx_mock.add_response(url=f"{BASE}/api/v2/tickets/2?include=conversations", json=_view(
+        2, [_conv(21, attachments=[{**att, "attachment_url": old}])]))
+    httpx_mock.add_response(url=old, status_code=403, text="<Error>Request has expired</Error>")
+    httpx_mock.add_response(url=f"{BASE}/api/v2/tickets/2/conversations?per_page=100",
+                            json=[_conv(21, attachments=[{**att, "attachment_url": new}])])
     httpx_mock.add_response(url=new, content=b"abc")
-    comment = next(source.export(Entity.COMMENTS, ticket_ids=["2"])).records[0]
+    comment = next(source.export(Entity.COMMENTS, ticket_ids=["2"])).records[1]
     assert (tmp_path / comment.attachments[0].local_path).read_bytes() == b"abc"
     assert comment.attachments[0].url == new
 
@@ -227,17 +250,16 @@ def test_comments_resume_after_cursor(httpx_mock, source) -> None:
     from connectors.freshdesk import export as E
     E.TICKETS_PER_COMMENT_PAGE, saved = 1, E.TICKETS_PER_COMMENT_PAGE
     try:
-        for tid in ("1", "2", "3"):
-            httpx_mock.add_response(
-                url=f"{BASE}/api/v2/tickets/{tid}/conversations?per_page=100",
-                json=[{"id": int(tid) * 10, "body_text": "x", "source": 2, "private": True}])
+        for tid in (1, 2, 3):
+            httpx_mock.add_response(url=f"{BASE}/api/v2/tickets/{tid}?include=conversations",
+                                    json=_view(tid, [_conv(tid * 10)]))
         it = source.export(Entity.COMMENTS, ticket_ids=["1", "2", "3"])
         first = next(it)
         it.close()
         rest = list(source.export(Entity.COMMENTS, first.cursor, ticket_ids=["1", "2", "3"]))
     finally:
         E.TICKETS_PER_COMMENT_PAGE = saved
-    assert [c.id for p in rest for c in p.records] == ["20", "30"]
+    assert [c.id for p in rest for c in p.records] == ["desc-2", "20", "desc-3", "30"]
 
 
 def test_walk_refuses_a_window_it_cannot_leave() -> None:
