@@ -66,6 +66,8 @@ class AttachmentFetcher:
             fut.result()
 
     def _fetch(self, comment: Any, att: Any) -> None:
+        if att.local_path and (self.workdir / att.local_path).is_file():
+            return  # the source downloaded it already (Freshdesk: its URLs expire, §attachments)
         rel = Path("attachments") / self.vendor / safe_name(att.id) / safe_name(att.file_name)
         dest = self.workdir / rel
         try:

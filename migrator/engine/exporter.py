@@ -10,6 +10,7 @@ their page is listed, because some vendors' URLs expire within minutes (Freshdes
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -23,10 +24,11 @@ from migrator.progress import NullProgress, Progress
 from migrator.state import StateStore
 from migrator.state import cursors as _cursors
 
-__all__ = ["ExportReport", "run_export", "staged_summary", "COMMENT_CHUNK"]
+__all__ = ["ExportReport", "run_export", "staged_summary"]
 
-COMMENT_CHUNK = 50  # tickets per comments call: small enough that a crash repeats little
 _MARK = "comments:"
+_STREAM = "export:comments"
+_PASS = "export:comments:pass"
 
 
 @dataclass
@@ -48,7 +50,7 @@ class ExportReport:
 
 def _dedupe(records: Iterable[Any]) -> list[Any]:
     """Records may repeat across and within pages (the Source contract): keep the last."""
-    return list({str(r.id): r for r in records}.values())
+    return list({(r.entity, str(r.id)): r for r in records}.values())
 
 
 class _Exporter:
@@ -71,9 +73,15 @@ class _Exporter:
         self.report.attachment_failures = self.fetcher.failures
         return self.report
 
-    def _count(self, entity: Entity, n: int) -> None:
-        self.report.staged[entity.value] = self.report.staged.get(entity.value, 0) + n
-        self.progress.advance(entity.value, n)
+    def _count(self, records: list[Any]) -> None:
+        for rec in records:
+            self.report.staged[rec.entity.value] = self.report.staged.get(rec.entity.value, 0) + 1
+
+    def _stage(self, records: list[Any], stream: str, cursor: str | None) -> None:
+        # A page may carry comments too (Freshdesk ticket pages hold each description).
+        self.fetcher.fetch_all([r for r in records if r.entity is Entity.COMMENTS])
+        self.state.stage(records, cursor=(stream, cursor) if cursor else None)
+        self._count(records)
 
     def _stream(self, entity: Entity) -> None:
         stream = f"export:{entity.value}"
@@ -84,45 +92,66 @@ class _Exporter:
         for page in self.source.export(entity, cursor, since=since):
             self.stop.check()
             records = _dedupe(page.records)
-            self.state.stage(records, cursor=(stream, page.cursor) if page.cursor else None)
-            self._count(entity, len(records))
+            self._stage(records, stream, page.cursor)
+            self.progress.advance(entity.value, len(records))
         self.progress.finish(entity.value)
 
     # -- comments --------------------------------------------------------------------------
-    def _pending_tickets(self) -> list[tuple[str, str]]:
-        """(ticket id, marker) of staged tickets whose comments are not exported at this version."""
+    def _changed_tickets(self) -> list[list[str]]:
+        """[ticket id, version] of staged tickets whose comments are not staged at that version."""
         with self.state.engine.connect() as conn:
             done = dict(conn.execute(sa.select(_cursors.c.stream, _cursors.c.value)
                                      .where(_cursors.c.stream.like(f"{_MARK}%"))).all())
         out = []
         for t in self.state.iter_staged(Entity.TICKETS, raw=True):
-            marker = str(t.get("updated_at") or t.get("created_at") or "")
-            if done.get(_MARK + str(t["id"])) != marker or not marker:
-                out.append((str(t["id"]), marker))
+            version = str(t.get("updated_at") or t.get("created_at") or "")
+            if not version or done.get(_MARK + str(t["id"])) != version:
+                out.append([str(t["id"]), version])
         return out
 
-    def _comments(self) -> None:
-        pending = self._pending_tickets()
-        self.progress.start("comments (tickets)", len(pending))
-        self.report.staged.setdefault(Entity.COMMENTS.value, 0)
-        for i in range(0, len(pending), COMMENT_CHUNK):
-            self.stop.check()
-            chunk = pending[i:i + COMMENT_CHUNK]
-            for page in self.source.export(Entity.COMMENTS, None,
-                                           ticket_ids=[tid for tid, _ in chunk]):
-                records = _dedupe(page.records)
-                self.fetcher.fetch_all(records)
-                self.state.stage(records)
-                self.report.staged[Entity.COMMENTS.value] += len(records)
-            self._mark_done(chunk)
-            self.progress.advance("comments (tickets)", len(chunk))
-        self.progress.finish("comments (tickets)")
+    def _open_pass(self) -> tuple[list[list[str]], str | None]:
+        """The comments pass to run: the unfinished one (same ids, same order) or a new one.
 
-    def _mark_done(self, chunk: list[tuple[str, str]]) -> None:
+        The connectors' comment cursors count positions in the id list, so a resumed pass
+        must see exactly the list it started with: it is kept in the meta table.
+        """
+        snapshot = self.state.get_meta(_PASS)
+        if snapshot:
+            return json.loads(snapshot), self.state.get_cursor(_STREAM)
+        pending = self._changed_tickets()
+        if pending:
+            self.state.delete_cursor(_STREAM)
+            self.state.set_meta(_PASS, json.dumps(pending))
+        return pending, None
+
+    def _comments(self) -> None:
+        self.report.staged.setdefault(Entity.COMMENTS.value, 0)
+        resumed = bool(self.state.get_meta(_PASS))
+        self._comments_pass()
+        if resumed:  # tickets that changed while a pass was unfinished get their own pass
+            self._comments_pass()
+
+    def _comments_pass(self) -> None:
+        pending, cursor = self._open_pass()
+        if not pending:
+            return
+        name = "comments"
+        self.progress.start(name, len(pending))
+        for page in self.source.export(Entity.COMMENTS, cursor,
+                                       ticket_ids=[tid for tid, _ in pending]):
+            self.stop.check()
+            records = _dedupe(page.records)
+            self._stage(records, _STREAM, page.cursor)
+            self.progress.advance(name, len({getattr(r, "ticket_id", None) for r in records}))
+        self._close_pass(pending)
+        self.progress.finish(name)
+
+    def _close_pass(self, pending: list[list[str]]) -> None:
         """Remember that these tickets' comments are staged at this ticket version."""
         with self.state.transaction() as conn:
-            for tid, marker in chunk:
-                self.state._set_cursor(conn, _MARK + tid, marker)  # noqa: SLF001 - one transaction
+            for tid, version in pending:
+                self.state._set_cursor(conn, _MARK + tid, version)  # noqa: SLF001 - one transaction
+        self.state.set_meta(_PASS, "")
 
 
 def run_export(source, state: StateStore, workdir: Path | str, *, options,

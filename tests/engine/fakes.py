@@ -47,9 +47,12 @@ class FakeSource:
 
     def export(self, entity, cursor=None, *, since=None, ticket_ids=None):
         self.calls.append((entity, cursor, tuple(ticket_ids or ())))
-        if entity is Entity.COMMENTS:
-            for tid in ticket_ids:
-                yield Page([copy.deepcopy(c) for c in self.data[entity] if c.ticket_id == tid])
+        if entity is Entity.COMMENTS:  # the cursor counts positions in ticket_ids
+            ids = list(ticket_ids)
+            start = json.loads(cursor)["index"] if cursor else 0
+            for i in range(start, len(ids)):
+                yield Page([copy.deepcopy(c) for c in self.data[entity] if c.ticket_id == ids[i]],
+                           cursor=json.dumps({"index": i + 1}), done=i + 1 == len(ids))
             return
         after = json.loads(cursor) if cursor else None
         rows = sorted((r for r in self.data[entity] if after is None or self._key(r) > after),

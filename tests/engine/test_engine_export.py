@@ -89,3 +89,29 @@ def test_interrupted_export_resumes_from_the_saved_cursor(fresh):
     ticket_call = next(c for c in source2.calls if c[0] is Entity.TICKETS)
     assert ticket_call[1] is not None  # resumed from the cursor, not from the start
     assert [r["status"] for r in state.list_runs()] == ["interrupted", "done"]
+
+
+def test_interrupted_comments_pass_resumes_with_the_same_ids(fresh):
+    state, data, files, workdir, options = fresh
+    stop = StopFlag()
+    source = FakeSource(data, files)
+    real = source.export
+
+    def stopping(entity, cursor=None, **kw):
+        for i, page in enumerate(real(entity, cursor, **kw)):
+            if entity is Entity.COMMENTS and i == 3:
+                stop.set("test stop")
+            yield page
+
+    source.export = stopping
+    with pytest.raises(InterruptedRun):
+        run_export(source, state, workdir, options=options, stop=stop)
+    # a ticket changes meanwhile: the unfinished pass still resumes with its own list
+    data[Entity.TICKETS][0] = dataclasses.replace(data[Entity.TICKETS][0],
+                                                  updated_at="2024-03-01T00:00:00Z")
+    source2 = FakeSource(data, files)
+    run_export(source2, state, workdir, options=options)
+    comment_calls = [c for c in source2.calls if c[0] is Entity.COMMENTS]
+    assert comment_calls[0][1] == '{"index": 3}' and len(comment_calls[0][2]) == 6
+    assert comment_calls[1] == (Entity.COMMENTS, None, ("1",))  # then a pass for the change
+    assert state.count_staged(Entity.COMMENTS) == len(data[Entity.COMMENTS])
