@@ -8,11 +8,10 @@ from pathlib import Path
 import click
 
 from migrator.errors import ConfigError
-from migrator.models import Entity
+from migrator.models import Entity, iso
 from migrator.reporting import (Attribution, ReportOptions, build_report, histories_from_store,
                                 load_nps, parse_duration, parse_period, source_attribution)
 from migrator.reporting.facts import FactOptions, epoch
-from migrator.models import iso
 
 __all__ = ["register", "report_attribution"]
 
@@ -43,8 +42,12 @@ def _options(before, after, nps, service_level, within, hours, min_n, tech_tags,
         raise ConfigError(f"--service-level {service_level}: must be between 0 and 1 (e.g. 0.8)")
     facts = FactOptions()
     if tech_tags:
-        facts = FactOptions(tech_tags=frozenset(t.strip() for t in tech_tags.split(",") if t.strip()))
-    stamp = epoch(iso(as_of)) if as_of else None
+        tags = frozenset(t.strip() for t in tech_tags.split(",") if t.strip())
+        facts = FactOptions(tech_tags=tags)
+    try:
+        stamp = epoch(iso(as_of)) if as_of else None
+    except ValueError:
+        raise ConfigError(f"--as-of {as_of!r}: not a date", hint="use YYYY-MM-DD") from None
     return ReportOptions(
         before=parse_period(before, "before") if before else None,
         after=parse_period(after, "after") if after else None,

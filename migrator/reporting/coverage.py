@@ -161,6 +161,7 @@ def coverage_rows(arrivals: ArrivalBook, aht: dict[str, tuple[float | None, bool
     for team, tier in sorted(set(arrivals.by_queue) | set(headcount)):
         counts = arrivals.by_queue.get((team, tier), [0] * HOURS_PER_WEEK)
         aht_min, est = aht.get(tier, (None, False))
+        est = est and aht_min is not None
         needed = [0] * HOURS_PER_WEEK
         if aht_min:
             needed = [agents_needed(c / arrivals.weeks, aht_min * 60, target_sl, within_s)

@@ -13,9 +13,11 @@ THIN_MARK = "⚠"
 KPI_LABELS = {
     "tickets": "Tickets", "first_response_avg_h": "First response, average",
     "first_response_median_h": "First response, median", "never_responded": "Never responded",
-    "resolution_avg_h": "Resolution time, average", "resolution_median_h": "Resolution time, median",
+    "resolution_avg_h": "Resolution time, average",
+    "resolution_median_h": "Resolution time, median",
     "resolution_rate": "Resolution rate", "fcr_rate": "First-contact resolution", "csat": "CSAT",
-    "reopen_rate": "Reopen rate", "backlog": "Backlog", "handling_avg_min": "Handling time, average",
+    "reopen_rate": "Reopen rate", "backlog": "Backlog",
+    "handling_avg_min": "Handling time, average",
     "tech_repeat_rate": "Technical repeat rate", "escalated_out_rate": "Escalated out of tier",
     "escalated_in_rate": "Escalated into tier",
     "escalated_resolution_rate": "Resolution rate of escalated tickets",

@@ -97,7 +97,8 @@ def load_nps(path: str | Path) -> list[NpsResponse]:
     reader = csv.DictReader(text.splitlines())
     fields = [f.strip().lower() for f in (reader.fieldnames or [])]
     if "score" not in fields:
-        raise ConfigError(f"--nps: {path}: no `score` column (found: {', '.join(fields) or 'none'})",
+        found = ", ".join(fields) or "none"
+        raise ConfigError(f"--nps: {path}: no `score` column (found: {found})",
                           hint="the first line must name the columns, e.g. score,team")
     out = []
     for line_no, row in enumerate(reader, start=2):

@@ -16,7 +16,8 @@ GROUPS = {"g1": ("alpha", "l1"), "g2": ("alpha", "l2"), "g3": ("beta", "l1"),
 # agent -> (tier, team); "a9" is in the source but placed nowhere; "a4" has left
 PLACES = {"a1": ("l1", "alpha"), "a2": ("l2", "alpha"), "a3": ("l1", "beta"),
           "a5": ("engineer", "beta")}
-AGENTS = [Agent(id="a1", name="Ann", email="a1@x.test"), Agent(id="a2", name="Bob", email="a2@x.test"),
+AGENTS = [Agent(id="a1", name="Ann", email="a1@x.test"),
+          Agent(id="a2", name="Bob", email="a2@x.test"),
           Agent(id="a3", name="Cy", email="a3@x.test"),
           Agent(id="a4", name="Dee", email="a4@x.test", active=False),
           Agent(id="a5", name="Eve", email="a5@x.test")]

@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from connectors.sandbox.seed import build_company
 from migrator.cli import cli
-from migrator.models import Entity
 from migrator.reporting import ReportOptions, build_report, histories_from_records
 
 from migrator.reporting.render_html import render_html
@@ -109,7 +108,8 @@ def test_screenshot_with_headless_chromium(company, tmp_path):
         pytest.skip("Chromium is not installed (apt-get install -y chromium) - screenshot "
                     "not checked; run `python -m migrator.reporting.screenshot` by hand")
     report = build_report(histories_from_records(company.tickets, company.comments,
-                                                 company.ticket_events), seeded_attribution(company))
+                                                 company.ticket_events),
+                          seeded_attribution(company))
     html = tmp_path / "report.html"
     html.write_text(render_html(report), encoding="utf-8")
     png = screenshot(html, tmp_path / "report.png", width=1000, height=1400)

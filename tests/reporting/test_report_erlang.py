@@ -77,5 +77,6 @@ def test_coverage_rows_compare_need_with_headcount():
     assert book.weeks == 2  # two Mondays observed
     assert row["needed_by_hour"][9] == agents_needed(20, 180, 0.8, 20)
     assert sum(1 for x in row["needed_by_hour"] if x) == 1
-    assert row["agent_hours_available"] == 80 and row["idle_agent_hours"] == 80 - row["agent_hours_needed"]
+    assert row["agent_hours_available"] == 80
+    assert row["idle_agent_hours"] == 80 - row["agent_hours_needed"]
     assert book.heatmap()[0][9] == 40

@@ -117,7 +117,8 @@ def test_before_after_renders_in_both_formats():
     assert "Before / after" in render_markdown(r) and "Before / after" in render_html(r)
 
 
-@pytest.mark.parametrize("text", ["2024-01-01", "2024-02-01:2024-01-01", "x:y", "2024-13-01:2024-14-01"])
+@pytest.mark.parametrize("text", ["2024-01-01", "2024-02-01:2024-01-01", "x:y",
+                                  "2024-13-01:2024-14-01"])
 def test_bad_periods_are_config_errors(text):
     with pytest.raises(ConfigError) as exc:
         parse_period(text, "before")
