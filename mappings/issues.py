@@ -25,7 +25,11 @@ def dotted(path: Iterable[Any]) -> str:
 def did_you_mean(word: Any, choices: Iterable[Any]) -> str | None:
     """A "did you mean" hint from the closest known names, or ``None``."""
     options = sorted({str(c) for c in choices})
-    close = difflib.get_close_matches(str(word), options, n=3, cutoff=0.7)
+    scored = sorted(((difflib.SequenceMatcher(None, str(word), o).ratio(), o) for o in options),
+                    key=lambda x: (-x[0], x[1]))
+    best = scored[0][0] if scored else 0.0
+    # only the clearly closest names: a list of five "maybe"s helps nobody
+    close = [o for r, o in scored if r >= 0.7 and r >= best - 0.05][:3]
     if not close:
         close = [o for o in options if str(word).lower() == o.lower()]
     if not close:

@@ -22,6 +22,7 @@ MAX_BYTES = 2_000_000  # a real mapping is a few kB; past this it is not a mappi
 MAX_NODES = 200_000  # guards against alias bombs ("billion laughs")
 
 Path_ = tuple[Any, ...]
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap")
 
 
 @dataclass
@@ -132,6 +133,9 @@ class _Builder:
             self._fail(node, "an alias refers to itself", path)
         self.located.values.setdefault(path, (node.start_mark.line + 1,
                                               node.start_mark.column + 1))
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+            self._fail(node, f"unsupported tag {node.tag}", path,
+                       hint="write plain text, numbers, lists and mappings only")
         if isinstance(node, yaml.MappingNode):
             self.active.add(id(node))
             try:

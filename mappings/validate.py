@@ -105,6 +105,8 @@ def _from_pydantic(err: dict, data: Any) -> Issue:
         return Issue(loc, f"expected one of {expected}; got {_kind(got)}",
                      hint=did_you_mean(got, [e.strip(" '") for e in expected.replace(" or ", ",")
                                             .split(",")]))
+    if kind == "too_short":
+        return Issue(loc, "needs at least one entry", hint=_missing_hint(loc))
     if kind in _TYPE_WORDS:
         return Issue(loc, f"expected {_TYPE_WORDS[kind]}, got {_kind(got)}")
     message = err["msg"].removeprefix("Value error, ")
