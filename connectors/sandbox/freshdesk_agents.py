@@ -118,6 +118,7 @@ async def create_agent(request: Request) -> Response:
     now = A.now_iso()
     aid = store.new_id("users")
     store.agents[aid] = _new_agent(aid, data, now)
+    store.remember(aid)
     sync_groups(store, aid, store.agents[aid]["group_ids"])
     return A.created(request, f"agents/{aid}", A.public(store.agents[aid]))
 
@@ -163,6 +164,7 @@ async def update_agent(request: Request) -> Response:
     if "group_ids" in data:
         sync_groups(store, agent["id"], agent["group_ids"])
     agent["updated_at"] = A.now_iso()
+    store.remember(agent["id"])
     return A.json_response(A.public(agent))
 
 

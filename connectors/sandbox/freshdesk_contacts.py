@@ -115,10 +115,10 @@ def _check_contact(store, data: dict[str, Any], creating: bool, own: int | None)
             raise A.invalid("email", "It should be a unique value", "duplicate_value",
                             status=409, additional_info={"user_id": owner})
     ext = data.get("unique_external_id")
-    for cid, c in store.contacts.items():
-        if ext and c.get("unique_external_id") == ext and cid != own:
-            raise A.invalid("unique_external_id", "It should be a unique value",
-                            "duplicate_value", status=409, additional_info={"user_id": cid})
+    owner = store.find_user("unique_external_id", ext) if ext else None
+    if owner is not None and owner != own:
+        raise A.invalid("unique_external_id", "It should be a unique value",
+                        "duplicate_value", status=409, additional_info={"user_id": owner})
 
 
 async def create_contact(request: Request) -> Response:
@@ -135,6 +135,7 @@ async def create_contact(request: Request) -> Response:
          "created_at": now, "updated_at": now, "custom_fields": {}, "tags": [], "avatar": None}
     c.update({k: v for k, v in data.items() if k in c})
     store.contacts[cid] = c
+    store.remember(cid)
     return A.created(request, f"contacts/{cid}", A.public(c))
 
 
@@ -146,6 +147,7 @@ async def update_contact(request: Request) -> Response:
     _check_contact(store, data, creating=False, own=c["id"])
     c.update({k: v for k, v in data.items() if k in c})
     c["updated_at"] = A.now_iso()
+    store.remember(c["id"])
     return A.json_response(A.public(c))
 
 

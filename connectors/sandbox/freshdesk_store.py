@@ -55,6 +55,7 @@ class FreshdeskStore:
     seat_limit: int | None = None
     _counters: dict[str, Any] = field(default_factory=dict)
     _ids: dict[tuple[str, str], int] = field(default_factory=dict)
+    _indexes: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def new_id(self, kind: str) -> int:
         """The next free id of ``kind`` (ids of a kind never repeat, as in Freshdesk)."""
@@ -88,14 +89,42 @@ class FreshdeskStore:
 
     def contact_by_email(self, email: str) -> int | None:
         """The user (contact or agent) owning ``email`` (case-insensitive)."""
-        wanted = email.strip().lower()
-        for cid, c in self.contacts.items():
-            if (c.get("email") or "").lower() == wanted:
-                return cid
-        for aid, a in self.agents.items():
-            if (a["contact"].get("email") or "").lower() == wanted:
-                return aid
-        return None
+        return self.find_user("email", email)
+
+    def find_user(self, key: str, value: str) -> int | None:
+        """The user whose ``key`` (email, unique_external_id) is ``value``; indexed, because a
+        bulk import checks duplicates on every create."""
+        wanted = str(value).strip().lower()
+        for attempt in (0, 1):
+            index = self._indexes.get(key)
+            if index is None or attempt:
+                index = self._indexes[key] = self._build_index(key)
+            uid = index.get(wanted)
+            if uid is None:
+                return None
+            if self._value_of(uid, key) == wanted:
+                return uid
+        return None  # the index was stale and rebuilt: no owner
+
+    def remember(self, uid: int) -> None:
+        """Index a user just created or changed (call after every write to a user)."""
+        for key, index in self._indexes.items():
+            value = self._value_of(uid, key)
+            if value:
+                index[value] = uid
+
+    def _value_of(self, uid: int, key: str) -> str | None:
+        user = self.user(uid)
+        value = user.get(key) if user else None
+        return str(value).strip().lower() if value else None
+
+    def _build_index(self, key: str) -> dict[str, int]:
+        index: dict[str, int] = {}
+        for uid in [*self.contacts, *self.agents]:
+            value = self._value_of(uid, key)
+            if value:
+                index.setdefault(value, uid)
+        return index
 
     def field_by_name(self) -> dict[str, dict]:
         """Ticket fields by internal name."""

@@ -161,11 +161,12 @@ def resolve_requester(store, data: dict[str, Any]) -> int:
         now = A.now_iso()
         store.contacts[uid] = render_contact(EndUser(id=str(uid), name=name, email=data["email"],
                                                      created_at=now, updated_at=now), uid, None)
+        store.remember(uid)
         return uid
     for key in ("unique_external_id", "phone"):
-        for cid, c in store.contacts.items():
-            if data.get(key) and c.get(key) == data[key]:
-                return cid
+        uid = store.find_user(key, data[key]) if data.get(key) else None
+        if uid is not None:
+            return uid
     raise A.invalid("requester_id", "There is no contact matching the given requester "
                     "attributes", "invalid_value")
 

@@ -510,3 +510,52 @@ def test_empty_target_account_counts_and_reset(company):
         assert client.get("/_sandbox/stats").json()["requests"] == {}
     finally:
         server.stop()
+
+
+def test_changed_email_frees_the_old_one_and_claims_the_new(fresh):
+    _, client = fresh()
+    a = client.post("/api/v2/contacts", json={"name": "A", "email": "a@old.example"}).json()
+    client.put(f"/api/v2/contacts/{a['id']}", json={"email": "a@new.example"})
+    assert client.post("/api/v2/contacts", json={"name": "B",
+                                                 "email": "a@old.example"}).status_code == 201
+    clash = client.post("/api/v2/contacts", json={"name": "C", "email": "A@new.example"})
+    assert clash.status_code == 409
+    assert clash.json()["errors"][0]["additional_info"] == {"user_id": a["id"]}
+    ticket = client.post("/api/v2/tickets", json={"subject": "s", "description": "d",
+                                                  "email": "a@new.example"}).json()
+    assert ticket["requester_id"] == a["id"]  # an existing e-mail is reused, not duplicated
+
+
+def test_incremental_lists_of_contacts_ratings_and_time_entries(sandbox, company):
+    _, client = sandbox
+    users = sorted(u.updated_at for u in company.end_users if not u.blocked and not u.deleted)
+    middle = users[len(users) // 2]
+    newer = _walk(client, "/api/v2/contacts", {"updated_since": middle, "per_page": 100})
+    assert len({r["id"] for r in newer}) == sum(
+        1 for u in company.end_users if not u.blocked and not u.deleted
+        and u.updated_at >= middle) + sum(
+        1 for a in company.agents if (not a.active or a.suspended) and a.updated_at >= middle)
+    scored = [r for r in company.satisfaction_ratings if r.score in ("good", "bad", "neutral")]
+    since = sorted(r.created_at for r in scored)[len(scored) // 2]
+    ratings = _walk(client, "/api/v2/surveys/satisfaction_ratings",
+                    {"created_since": since, "per_page": 100})
+    assert len(ratings) == sum(1 for r in scored if r.created_at >= since)
+    assert {r["ratings"]["default_question"] for r in ratings} <= {103, 100, -103}
+    entries = _walk(client, "/api/v2/time_entries", {"per_page": 100})
+    assert len(entries) == len(company.time_entries)
+    total = sum(int(h) * 3600 + int(m) * 60
+                for h, m in (e["time_spent"].split(":") for e in entries))
+    assert abs(total - sum(e.seconds for e in company.time_entries)) < 60 * len(entries)
+    one = entries[0]
+    per_ticket = client.get(f"/api/v2/tickets/{one['ticket_id']}/time_entries").json()
+    assert one["id"] in {e["id"] for e in per_ticket}
+
+
+def test_latency_knob_delays_api_calls_but_not_control_endpoints(fresh):
+    _, client = fresh(latency=0.3)
+    started = time.monotonic()
+    client.get("/_sandbox/counts")
+    control = time.monotonic() - started
+    started = time.monotonic()
+    assert client.get("/api/v2/roles").status_code == 200
+    assert time.monotonic() - started >= 0.3 > control
