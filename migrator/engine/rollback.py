@@ -1,0 +1,97 @@
+"""Rollback: delete in the target exactly what one run created, in reverse dependency order.
+
+Only records whose ``created_run`` is that run are touched: never what was reused (it existed
+before) nor what another run created. Each chunk's deletions are forgotten in the id map as soon
+as the target confirms them, so an interrupted rollback resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from migrator.engine.steps import LOAD_ORDER
+from migrator.errors import ConfigError, InterruptedRun
+from migrator.progress import NullProgress, Progress
+from migrator.state import StateStore
+
+__all__ = ["RollbackReport", "rollback", "rollback_preview", "last_creating_run"]
+
+
+@dataclass
+class RollbackReport:
+    """What a rollback removed, per entity."""
+
+    run_id: int | None
+    deleted: dict[str, int] = field(default_factory=dict)
+    not_deleted: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"run_id": self.run_id, "deleted": self.deleted, "not_deleted": self.not_deleted}
+
+
+def last_creating_run(state: StateStore) -> int | None:
+    """The latest run that still has records it created in the target."""
+    for run in reversed(state.list_runs()):
+        if run["command"] == "migrate" and any(state.created_by_run(e, run["id"]) for e in LOAD_ORDER):
+            return int(run["id"])
+    return None
+
+
+def _run_id(state: StateStore, run_id: int | None) -> int | None:
+    if run_id is None:
+        return last_creating_run(state)
+    if not any(r["id"] == run_id for r in state.list_runs()):
+        raise ConfigError(f"there is no run {run_id} in this project",
+                          hint="`migrator status` lists the runs")
+    return run_id
+
+
+def rollback_preview(state: StateStore, run_id: int | None = None) -> dict[str, Any]:
+    """Which run a rollback would undo and how many records per entity it would delete."""
+    rid = _run_id(state, run_id)
+    counts = {} if rid is None else {e.value: len(state.created_by_run(e, rid)) for e in LOAD_ORDER}
+    return {"run_id": rid, "counts": {k: v for k, v in counts.items() if v}}
+
+
+def rollback(state: StateStore, target: Any, *, run_id: int | None = None, chunk: int = 100,
+             progress: Progress | None = None) -> RollbackReport:
+    """Delete what ``run_id`` (default: the latest run with creations) created; resumable."""
+    progress = progress or NullProgress()
+    rid = _run_id(state, run_id)
+    report = RollbackReport(run_id=rid)
+    if rid is None:
+        return report
+    own = state.start_run("rollback", {"run": rid})
+    status = "failed"
+    try:
+        for entity in reversed(LOAD_ORDER):
+            _entity(state, target, entity, rid, chunk, report, progress)
+        status = "done"
+    except (InterruptedRun, KeyboardInterrupt):
+        status = "interrupted"
+        raise
+    finally:
+        state.finish_run(own, status)
+    return report
+
+
+def _entity(state, target, entity, rid: int, chunk: int, report: RollbackReport,
+            progress: Progress) -> None:
+    created = state.created_by_run(entity, rid)
+    if not created:
+        return
+    by_target = {tid: sid for sid, tid in created.items()}
+    tids = sorted(by_target)
+    progress.start(f"delete {entity.value}", len(tids))
+    for i in range(0, len(tids), chunk):
+        part = tids[i:i + chunk]
+        gone = [str(t) for t in target.delete(entity, part)]
+        state.forget_records(entity, [by_target[t] for t in gone if t in by_target])
+        report.deleted[entity.value] = report.deleted.get(entity.value, 0) + len(gone)
+        if len(gone) < len(part):
+            report.not_deleted[entity.value] = (report.not_deleted.get(entity.value, 0)
+                                                + len(part) - len(gone))
+        progress.advance(f"delete {entity.value}", len(part))
+    progress.finish(f"delete {entity.value}")
