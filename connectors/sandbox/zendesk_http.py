@@ -158,6 +158,7 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 
 def routes(path: str, endpoint: Callable, methods: Iterable[str] = ("GET",)) -> list[Route]:
-    """The route with and without the optional ``.json`` suffix."""
-    return [Route(path, endpoint, methods=list(methods)),
-            Route(path + ".json", endpoint, methods=list(methods))]
+    """The route with and without the optional ``.json`` suffix (suffixed first, so that a
+    string parameter such as a job id does not swallow the suffix)."""
+    return [Route(path + ".json", endpoint, methods=list(methods)),
+            Route(path, endpoint, methods=list(methods))]
