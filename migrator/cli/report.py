@@ -21,7 +21,7 @@ def report_attribution(project, store) -> Attribution:
     the source groups (the report then says so in its warnings)."""
     agents = list(store.iter_staged(Entity.AGENTS))
     try:
-        from mappings import build_plan  # lands with the mapping layer (issue 5)
+        from mappings.plan import build_plan  # the mapping layer (issue 5)
     except ImportError:
         build_plan = None
     if build_plan is not None and project.config.mapping_path.exists():

@@ -23,6 +23,7 @@ Placement = Callable[[str], "tuple[str, str] | None"]
 UNROUTED = "(unrouted)"
 UNPLACED = "(unplaced)"
 LEFT = "(left)"
+ALL_TEAMS = "(all teams)"
 
 # The five standard tiers of the mapping layer (issue 5), recognised by name so the report can
 # show each role the KPIs its job is measured by. Any other tier gets the generic set.
@@ -79,7 +80,10 @@ class Attribution:
             placed = self.placement(str(agent_id))
         except Exception:  # noqa: BLE001 - see ticket()
             return None
-        return (str(placed[0]), str(placed[1])) if placed else None
+        if not placed:
+            return None
+        # The manager sits above the teams: the plan places them with no team.
+        return str(placed[0]), str(placed[1]) if placed[1] is not None else ALL_TEAMS
 
     def is_agent(self, user_id: str | None) -> bool:
         """True when ``user_id`` is a staff member of the source."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -115,3 +116,22 @@ def test_screenshot_with_headless_chromium(company, tmp_path):
     png = screenshot(html, tmp_path / "report.png", width=1000, height=1400)
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a real, non-blank page
+
+
+def test_report_uses_the_mapping_plan_when_there_is_one(tmp_path, company):
+    pytest.importorskip("mappings.plan", reason="the mapping layer's build_plan is not here")
+    example = Path(__file__).resolve().parents[2] / "mappings/examples/product-lines.yaml"
+    if not example.exists():
+        pytest.skip("mappings/examples/product-lines.yaml is not here")
+    (tmp_path / "migration.yaml").write_text(CONFIG + f"mapping: {example}\n", encoding="utf-8")
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    for name in company.counts():
+        store.stage(getattr(company, name))
+    store.close()
+    result = CliRunner().invoke(cli, ["-c", str(tmp_path / "migration.yaml"), "report", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["about"]["attribution"] == "mapping"
+    assert {"l1", "l2", "engineer"} <= set(data["tiers"])
+    placed = {(row["team"], row["tier"]): row["headcount"] for row in data["coverage"]["rows"]}
+    assert sum(placed.values()) > 10  # the plan placed the seeded staff in teams and tiers
