@@ -146,10 +146,13 @@ class ZendeskSource:
                 found += len(comments)
                 yield Page(comments, dump_cursor(mode="per_ticket", strategy="per_ticket",
                                                  position=pos), False)
-            if sample and self._decide(found / len(sample)) == "events":
-                yield from self._comments_events(start, set(sample) | set(map(str, ids)))
-                return
             position = len(sample)
+            rest = list(itertools.islice(ids, 1))
+            ids = itertools.chain(rest, ids)
+            if rest and self._decide(found / len(sample)) == "events":
+                # The sampled tickets are done; the stream brings the comments of the others.
+                yield from self._comments_events(start, set(map(str, ids)))
+                return
         else:
             ids = itertools.islice(ids, position, None)
         yield from self._comments_per_ticket(ids, position)
@@ -286,7 +289,8 @@ class ZendeskSource:
                              "no limit announced yet; set `plan:` to pace from the first request",
                              warning=True)
         return CheckItem("zendesk source rate limits", True,
-                         f"{account:g} requests/min, incremental {incremental or '?'}/min")
+                         f"{account:,.0f} requests/min, incremental "
+                         f"{f'{incremental:,.0f}' if incremental else 'not announced yet'}/min")
 
 
 def _version(t: dict) -> tuple:

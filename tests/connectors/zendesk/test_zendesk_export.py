@@ -242,21 +242,25 @@ def test_choose_strategy_follows_limits_rule(account, incremental, n, expected):
     assert choose_strategy(account, incremental, n) == expected
 
 
-def test_auto_strategy_samples_then_switches_to_events(cfg, tmp_path, router):
-    import connectors.zendesk as zendesk
-    from migrator.config import Options
-    src = zendesk.make_source(cfg.model_copy(update={"plan": "enterprise"}), workdir=tmp_path,
-                              options=Options())
-    src.client.budgets.get("account")._set_limit(None)  # keep the test fast; ratio kept below
-    src._decide = lambda n: choose_strategy(700, 10, n)
-    for t in range(1, 4):
+def test_auto_strategy_samples_then_switches_to_events(source, router, monkeypatch):
+    import connectors.zendesk.export as export
+    monkeypatch.setattr(export, "SAMPLE_TICKETS", 2)
+    source._decide = lambda n: choose_strategy(700, 10, n)  # Enterprise, 2 comments/ticket
+    for t in (1, 2):
         router.on("GET", f"/api/v2/tickets/{t}/comments", _comments(t, 2))
+    events = [{"id": e, "ticket_id": t, "created_at": "2024-01-02T00:00:00Z",
+               "child_events": [{"id": e * 10, "event_type": "Comment", "body": "x"}]}
+              for e, t in ((1, 1), (2, 3))]
     router.on("GET", "/api/v2/incremental/ticket_events",
-              {"ticket_events": [], "end_time": 1700000000, "end_of_stream": True})
-    pages = list(src.export(Entity.COMMENTS, ticket_ids=["1", "2", "3"]))
-    assert json.loads(pages[-1].cursor)["strategy"] == "events"
-    assert router.calls("GET", "/api/v2/incremental/ticket_events")
-    src.close()
+              {"ticket_events": events, "end_time": 1700000000, "end_of_stream": True})
+    pages = list(source.export(Entity.COMMENTS, ticket_ids=["1", "2", "3"]))
+    assert json.loads(pages[-1].cursor)["strategy"] == "events" and pages[-1].done
+    by_ticket = {}
+    for c in (c for p in pages for c in p.records):
+        by_ticket.setdefault(c.ticket_id, []).append(c.id)
+    # sampled tickets come from per-ticket calls only; ticket 3 from the stream
+    assert by_ticket == {"1": ["100", "101"], "2": ["200", "201"], "3": ["20"]}
+    assert not router.calls("GET", "/api/v2/tickets/3/comments")
 
 
 def test_header_hook_reads_every_spelling_into_the_right_bucket():
