@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable
 from urllib.parse import urlencode
@@ -21,7 +22,8 @@ from starlette.responses import JSONResponse, Response
 
 __all__ = ["ApiError", "invalid", "errors", "not_found", "method_not_allowed", "api_error_response",
            "read_payload", "Paging", "paging", "page_response", "json_response", "created",
-           "parse_time", "now_iso", "INT_FIELDS", "no_content"]
+           "parse_time", "now_iso", "INT_FIELDS", "no_content", "public", "base_url",
+           "next_link"]
 
 MAX_PER_PAGE = 100
 # Fields sent as numbers; multipart carries them as text, so they are coerced there.
@@ -67,9 +69,10 @@ def method_not_allowed(what: str) -> ApiError:
 def api_error_response(request: Request, exc: Exception) -> Response:
     """Starlette exception handler for :class:`ApiError`."""
     assert isinstance(exc, ApiError)
+    headers = {"X-Request-Id": uuid.uuid4().hex, **exc.headers}  # support asks for it (§1)
     if exc.body is None:
-        return Response(b"", status_code=exc.status, headers=exc.headers)
-    return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
+        return Response(b"", status_code=exc.status, headers=headers)
+    return JSONResponse(exc.body, status_code=exc.status, headers=headers)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None):

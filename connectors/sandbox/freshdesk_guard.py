@@ -118,6 +118,13 @@ class Guard:
                                       [])
             await send(start)
             return await send(body)
+        accept = dict(scope["headers"]).get(b"accept", b"*/*").decode("latin-1").lower()
+        if not any(a in accept for a in ("application/json", "*/*", "multipart/form-data")):
+            # Only application/json and */* are accepted (reference §1): 406.
+            start, body = _json_start(406, {"code": "invalid_accept_header", "message":
+                                            "Only application/json and */* are supported"}, [])
+            await send(start)
+            return await send(body)
         fault = knobs.faults.draw()
         if fault in ("429", "503"):
             status = int(fault)

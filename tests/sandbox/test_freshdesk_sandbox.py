@@ -559,3 +559,14 @@ def test_latency_knob_delays_api_calls_but_not_control_endpoints(fresh):
     started = time.monotonic()
     assert client.get("/api/v2/roles").status_code == 200
     assert time.monotonic() - started >= 0.3 > control
+
+
+def test_accept_header_and_request_id_on_errors(sandbox):
+    _, client = sandbox
+    xml = client.get("/api/v2/tickets", headers={"Accept": "application/xml"})
+    assert xml.status_code == 406 and xml.json()["code"] == "invalid_accept_header"
+    bad = client.get("/api/v2/tickets", params={"per_page": 0})
+    assert bad.status_code == 400 and len(bad.headers["x-request-id"]) == 32
+    sent_as_text = client.post("/api/v2/contacts", content=b"name=x",
+                               headers={"Content-Type": "text/plain"})
+    assert sent_as_text.status_code == 415
