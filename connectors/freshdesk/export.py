@@ -101,6 +101,11 @@ class FreshdeskSource:
         else:
             raise ConfigError(f"Freshdesk source cannot export {entity.value}")
 
+    def export_comments(self, ticket_ids: Iterable[str], cursor: str | None = None, *,
+                        since: str | None = None) -> Iterator[Page]:
+        """Same as ``export(Entity.COMMENTS, cursor, ticket_ids=...)`` (the Zendesk spelling)."""
+        return self._comments(cursor, ticket_ids)
+
     def download(self, attachment: Attachment, dest: Path) -> int:
         """Stream one attachment to ``dest`` (no credentials to a foreign host)."""
         if not attachment.url:

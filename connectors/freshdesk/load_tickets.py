@@ -10,6 +10,7 @@ up by it and completed: notes whose header marker is already there are not sent 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from contextlib import ExitStack
 from pathlib import Path
@@ -27,6 +28,25 @@ from connectors.freshdesk.client import API, iter_pages
 __all__ = ["TicketLoader", "plan_files", "record_error_reason"]
 
 Planned = dict[str, list[Attachment]]  # comment id -> attachments that fit
+UPDATABLE = ("status", "priority", "type", "tags", "group_id", "responder_id", "custom_fields")
+
+
+def _differs(key: str, value: Any, current: Mapping[str, Any]) -> bool:
+    have = current.get(key)
+    if key == "tags":
+        return set(value) != set(have or [])
+    if key == "custom_fields":
+        return any((have or {}).get(k) != v for k, v in value.items())
+    return have != value
+
+
+def _description_first(ticket: Ticket) -> Ticket:
+    """The description comment leads even when a conversation shares its timestamp."""
+    flagged = [c for c in ticket.comments if c.extra.get("description")]
+    if not flagged or ticket.comments[0] is flagged[0]:
+        return ticket
+    rest = [c for c in ticket.comments if c is not flagged[0]]
+    return dataclasses.replace(ticket, comments=[flagged[0], *rest])
 
 
 def record_error_reason(exc: RecordError) -> str:
@@ -70,14 +90,13 @@ class TicketLoader:
 
     def load(self, item: LoadItem, existing_id: str | None = None) -> RecordOutcome:
         """Create one ticket and its notes, or complete it when it already exists."""
-        ticket: Ticket = item.record
+        ticket = _description_first(item.record)
         target_id = existing_id or self.created.get(item.source_id)
         base = item.attachments_dir or self.workdir
         planned, left = plan_files(ticket, base)
         try:
             if target_id:
-                added = self._complete(target_id, ticket, planned, base, left)
-                return self._outcome(item, target_id, left, f"completed: {added} notes added")
+                return self._completed(item, ticket, target_id, planned, base, left)
             target_id = self._create(ticket, planned, base)
             with self._lock:
                 self.created[item.source_id] = target_id
@@ -91,6 +110,31 @@ class TicketLoader:
                                  record_error_reason(exc) + where)
         return self._outcome(item, target_id, left, None)
 
+    def _completed(self, item: LoadItem, ticket: Ticket, target_id: str, planned: Planned,
+                   base: Path, left: list) -> RecordOutcome:
+        """An existing ticket (recovery or delta): update its fields, add the missing notes."""
+        changed, problem = self._update(target_id, ticket)
+        added = self._complete(target_id, ticket, planned, base, left)
+        outcome = Outcome.UPDATED if added or changed else Outcome.UNCHANGED
+        reason = f"existing ticket completed: {added} missing note(s) added" + (
+            f", fields updated: {', '.join(changed)}" if changed else "") + (
+            f"; fields not updated: {problem}" if problem else "")
+        return RecordOutcome(item.source_id, outcome, target_id, reason)
+
+    def _update(self, target_id: str, ticket: Ticket) -> tuple[list[str], str | None]:
+        """PUT the mapped fields that differ from the target's (delta); (changed, problem)."""
+        body = R.render_ticket(ticket, fields=self.fields(), tags=self.tags,
+                               custom_statuses=self.statuses())
+        current = self.client.get_json(f"{API}/tickets/{target_id}")
+        update = {k: v for k, v in body.items() if k in UPDATABLE and _differs(k, v, current)}
+        if not update:
+            return [], None
+        try:
+            self.client.request("PUT", f"{API}/tickets/{target_id}", json=update)
+        except RecordError as exc:  # e.g. 405 on a ticket deleted in the target meanwhile
+            return [], record_error_reason(exc)
+        return sorted(update), None
+
     def _outcome(self, item: LoadItem, target_id: str, left: list, note: str | None
                  ) -> RecordOutcome:
         reasons = [note] if note else []
@@ -99,6 +143,10 @@ class TicketLoader:
             reasons.append(f"{len(left)} attachment(s) over the 20 MB per-ticket limit listed "
                            f"in a private note, not uploaded: {names}")
         authorless = [c.id for c in item.record.comments[1:] if not c.author_id]
+        status = item.record.status
+        if status not in R.STATUS_CODES and str(status).lower() not in self.statuses():
+            reasons.append(f"status {status!r} does not exist in Freshdesk; created as Open "
+                           "(add it in Admin > Ticket Fields > Status to keep it)")
         if authorless:
             reasons.append(f"{len(authorless)} note(s) without a target author were posted by "
                            "the API key's agent (author named in the note header)")

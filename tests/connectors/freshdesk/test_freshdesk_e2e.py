@@ -74,6 +74,8 @@ def _migrate(source, target, src_box, dst_box, workdir) -> None:
     files = [a for c in comments for a in c.attachments]
     assert files and all(a.local_path and (workdir / a.local_path).exists() for a in files)
     assert src_box.app.state.cdn_stats["auth_header"] == 0  # no key ever sent to the CDN
+    lists = src_box.app.state.requests["GET /api/v2/tickets"]
+    assert lists >= 3  # page 1, page 2 refused by the cap (400), then a new window
 
     fields = _records(source, Entity.TICKET_FIELDS)
     _load(target, Entity.TICKET_FIELDS, fields)
@@ -126,6 +128,7 @@ def _assert_arrived(target, dst_box, tickets, by_ticket, done) -> None:
                                                          for c in convs)
         assert landed == sent
     assert store.emails == []  # no customer was e-mailed
+    assert not any(k.endswith("/reply") for k in dst_box.app.state.requests)
     again = target.reconcile(Entity.TICKETS, [t.id for t in tickets[:5]])
     assert again == {t.id: done[t.id] for t in tickets[:5]}
 

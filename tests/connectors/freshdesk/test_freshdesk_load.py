@@ -78,6 +78,7 @@ class FakeAccount:
             (r"/tickets/(\d+)", "GET", lambda b, q, t: httpx.Response(
                 200, json=self.tickets[int(t)]) if int(t) in self.tickets else httpx.Response(404)),
             (r"/tickets/(\d+)", "DELETE", self.delete_ticket),
+            (r"/tickets/(\d+)", "PUT", self.update_ticket),
             (r"/search/tickets", "GET", self.search),
             (r"/contacts", "POST", self.create_contact),
             (r"/contacts", "GET", lambda b, q: httpx.Response(200, json=[
@@ -125,6 +126,10 @@ class FakeAccount:
             k: body[k] for k in ("private", "incoming", "user_id") if k in body}}
         self.notes.setdefault(int(tid), []).append(note)
         return httpx.Response(201, json=note)
+
+    def update_ticket(self, body, q, tid):
+        self.tickets[int(tid)].update(body)
+        return httpx.Response(200, json=self.tickets[int(tid)])
 
     def delete_ticket(self, body, q, tid):
         return httpx.Response(204 if self.tickets.pop(int(tid), None) else 404)
@@ -230,10 +235,25 @@ def test_recovering_item_adds_only_missing_notes(account, target_factory) -> Non
     found = again.reconcile(Entity.TICKETS, ["77", "78"])
     assert found == {"77": str(tid)}
     [outcome] = again.submit(Entity.TICKETS, [LoadItem("77", _ticket(), recovering=True)]).outcomes
-    assert outcome.outcome is Outcome.CREATED and outcome.target_id == str(tid)
-    assert len(account.tickets) == 1
+    assert outcome.outcome is Outcome.UPDATED and outcome.target_id == str(tid)
+    assert "1 missing note(s) added" in outcome.reason
+    assert len(account.tickets) == 1 and account.tickets[tid]["status"] == 4
     markers = R.note_markers(n["body_text"] for n in account.notes[tid])
     assert markers == {"501", "502"} and len(account.notes[tid]) == 2
+    [same] = again.submit(Entity.TICKETS, [LoadItem("77", _ticket(), recovering=True)]).outcomes
+    assert same.outcome is Outcome.UNCHANGED and len(account.notes[tid]) == 2
+
+
+def test_description_leads_and_unknown_status_is_reported(account, target_factory) -> None:
+    t = _ticket(status="Waiting on Vendor")
+    desc = t.comments[0]
+    desc.extra["description"] = True
+    t.comments = [t.comments[1], desc, t.comments[2]]  # a tie on created_at sorted it second
+    [outcome] = target_factory().submit(Entity.TICKETS, [LoadItem("77", t)]).outcomes
+    ticket = account.tickets[int(outcome.target_id)]
+    assert "help" in ticket["description"] and ticket["status"] == 2
+    assert "Waiting on Vendor" in outcome.reason
+    assert len(account.notes[int(outcome.target_id)]) == 2
 
 
 def test_attachments_multipart_within_20mb_rest_listed(account, target_factory, tmp_path,
