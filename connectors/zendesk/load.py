@@ -25,7 +25,7 @@ from connectors.base import CheckItem, LoadItem, Submission, TargetCapabilities
 from connectors.zendesk import admin, render
 from connectors.zendesk.jobs import JobQueue, job_outcomes
 from connectors.zendesk.lookups import Lookups
-from connectors.zendesk.uploads import upload_ticket_attachments
+from connectors.zendesk.tickets import import_one, prepare_tickets
 from migrator.config import Options
 from migrator.errors import ConfigError, MigratorError, RecordError
 from migrator.http import HttpClient
@@ -108,14 +108,22 @@ class ZendeskTarget:
         if submission.outcomes is not None:
             return submission.outcomes
         data = submission.data
-        pre: dict[int, RecordOutcome] = data.get("pre", {})
-        sent: list[int] = data.get("sent", [])
+        pre: dict[int, RecordOutcome] = dict(data.get("pre", {}))
+        # A submission rebuilt from the state store after a crash has no private data: every
+        # item was sent, in order, with its source id as external_id.
+        sent: list[int] = data.get("sent", list(range(len(submission.items))))
+        keys = data.get("keys") if "sent" in data else [i.source_id for i in submission.items]
         job = self.jobs.wait(submission.job_id) if submission.job_id else {}
         ids = [submission.items[i].source_id for i in sent]
-        got = job_outcomes(job, ids, keys=data.get("keys")) if sent else []
+        got = job_outcomes(job, ids, keys=keys) if sent else []
         notes: dict[int, list[str]] = data.get("notes", {})
+        bodies: dict[int, dict] = data.get("bodies", {})
         for i, outcome in zip(sent, got):
-            if notes.get(i) and outcome.outcome != Outcome.FAILED:
+            if outcome.outcome == Outcome.FAILED and i in bodies and _collision(outcome.reason):
+                # A requester collision inside a job (409, §5.3): retried on its own.
+                outcome = import_one(self, outcome.source_id, bodies[i], data.get("params"),
+                                     notes.get(i))
+            elif notes.get(i) and outcome.outcome != Outcome.FAILED:
                 outcome = dataclasses.replace(outcome, reason="; ".join(notes[i]))
             pre[i] = outcome
         return [pre[i] for i in range(len(submission.items))]
@@ -144,7 +152,9 @@ class ZendeskTarget:
              params: dict | None = None, notes: dict[int, list[str]] | None = None,
              keys: list[str | None] | None = None) -> Submission:
         sent = sorted(bodies)
-        data = {"pre": pre, "sent": sent, "keys": keys, "notes": notes or {}}
+        data = {"pre": pre, "sent": sent, "keys": keys, "notes": notes or {}, "params": params}
+        if entity == Entity.TICKETS:
+            data["bodies"] = bodies  # kept to retry requester collisions one by one
         if not sent:
             return Submission(entity, items, outcomes=[pre[i] for i in range(len(items))])
         job_id = self.jobs.submit("POST", path, json={key: [bodies[i] for i in sent]},
@@ -244,7 +254,6 @@ class ZendeskTarget:
             self.lookups.ensure_field(item.record, item.source_id) for item in items])
 
     def _tickets(self, entity: Entity, items: list[LoadItem]) -> Submission:
-        from connectors.zendesk.tickets import prepare_tickets
         pre, bodies, notes = prepare_tickets(self, items)
         closed = any(b.get("status") == "closed" for b in bodies.values())
         params = {"archive_immediately": "true"} if self.options.archive_closed and closed else None
@@ -254,7 +263,6 @@ class ZendeskTarget:
         except RecordError as exc:  # the whole batch refused: import one by one for reasons
             log.info("zendesk target: ticket batch refused (%s); importing one by one",
                      exc.message)
-            from connectors.zendesk.tickets import import_one
             for i in sorted(bodies):
                 pre[i] = import_one(self, items[i].source_id, bodies[i], params, notes.get(i))
             return Submission(entity, items, outcomes=[pre[i] for i in range(len(items))])
@@ -269,3 +277,6 @@ class ZendeskTarget:
             self._placeholder_id = int(user["user"]["id"])
         return self._placeholder_id
 
+
+def _collision(reason: str | None) -> bool:
+    return bool(reason) and "collision" in reason.lower()

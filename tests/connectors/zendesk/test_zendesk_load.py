@@ -246,3 +246,26 @@ def test_fetch_ticket_with_comments(target, router):
 def test_entities_zendesk_cannot_load_are_skipped_with_reason(target, entity):
     out = target.collect(target.submit(entity, [LoadItem("1", object())]))
     assert out[0].outcome == Outcome.SKIPPED and "does not load" in out[0].reason
+
+
+def test_requester_collision_inside_a_job_is_retried_alone(target, router):
+    router.on("GET", "/api/v2/ticket_fields", {"ticket_fields": [], "meta": {"has_more": False}})
+    router.on("POST", "/api/v2/imports/tickets/create_many", _queued("J9"))
+    router.on("GET", JOB, _done("J9", [{"index": 0, "error": "Conflict",
+                                       "details": "Requester creation collision - please try "
+                                                  "again"}]))
+    router.on("POST", "/api/v2/imports/tickets", httpx.Response(201, json={"ticket": {"id": 8}}))
+    out = target.collect(target.submit(Entity.TICKETS, [LoadItem("t1", _ticket("t1"))]))
+    assert (out[0].outcome, out[0].target_id) == (Outcome.CREATED, "8")
+    retry = router.body(router.calls("POST", "/api/v2/imports/tickets")[0])
+    assert retry["ticket"]["external_id"] == "t1" and len(retry["ticket"]["comments"]) == 2
+
+
+def test_collect_of_a_submission_rebuilt_after_a_crash(target, router):
+    from connectors.base import Submission
+    router.on("GET", JOB, _done("J7", [{"id": 41, "status": "Created", "external_id": "u2"},
+                                       {"id": 40, "status": "Created", "external_id": "u1"}]))
+    items = [LoadItem("u1", EndUser(id="u1", name="A")), LoadItem("u2", EndUser(id="u2",
+                                                                                name="B"))]
+    out = target.collect(Submission(Entity.END_USERS, items, job_id="J7"))
+    assert [(o.source_id, o.target_id) for o in out] == [("u1", "40"), ("u2", "41")]
