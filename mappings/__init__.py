@@ -7,7 +7,12 @@ Pure: no HTTP, no database. It reads staged records through :class:`StagedData` 
 from __future__ import annotations
 
 from mappings.issues import Issue, MappingInvalid
+from mappings.plan import RestructurePlan, build_plan, check_mapping
 from mappings.schema import Mapping
+from mappings.staged import RecordSet, StagedData, StoreStaged
+from mappings.targets import Existing
 from mappings.validate import load_mapping, mapping_from_text
 
-__all__ = ["Issue", "Mapping", "MappingInvalid", "load_mapping", "mapping_from_text"]
+__all__ = ["Issue", "Mapping", "MappingInvalid", "load_mapping", "mapping_from_text",
+           "build_plan", "check_mapping", "RestructurePlan", "StagedData", "RecordSet",
+           "StoreStaged", "Existing"]
