@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import tenacity
@@ -47,6 +47,7 @@ __all__ = [
 log = logging.getLogger("migrator.http")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CONFIG_STATUSES = frozenset({401, 403})
 
 
@@ -141,6 +142,13 @@ def retry_after_seconds(response: httpx.Response, default: float) -> float:
     """Seconds to wait from ``Retry-After`` (seconds form; HTTP-date falls back to default)."""
     value = _num(response.headers.get("retry-after"))
     return default if value is None or value < 0 else value
+
+
+@dataclass(frozen=True)
+class _Redirect:
+    """Internal: the account's host sent a download elsewhere."""
+
+    url: str
 
 
 class _Retry(Exception):
@@ -373,14 +381,15 @@ class HttpClient:
         return response.json() if response.content else None
 
     def download(self, url: str, dest: Path, *, budgets: Iterable[str] | None = None,
-                 chunk: int = 1 << 16) -> int:
+                 chunk: int = 1 << 16, _hops: int = 0) -> int:
         """Stream ``url`` to ``dest``; credentials only if the URL is the account's own host.
 
         Returns the number of bytes written. A foreign host (an attachment CDN, a signed S3
-        URL) is fetched with no credentials and may redirect; the account's host may not.
+        URL) is fetched with no credentials and may redirect; a redirect from the account's
+        host is followed without credentials (attachment URLs point at a CDN that way).
         """
         dest.parent.mkdir(parents=True, exist_ok=True)
-        own = self.is_own_url(url)
+        own = self.is_own_url(url) and not _hops  # after a redirect: never credentials
         client = self._client if own else self._anon
         names = tuple(budgets) if budgets is not None else (("account",) if own else ())
         tmp = dest.with_suffix(dest.suffix + ".part")
@@ -395,6 +404,10 @@ class HttpClient:
                         raise _Retry(f"HTTP {response.status_code}", wait=wait,
                                      status=response.status_code,
                                      rate_limited=response.status_code == 429)
+                    location = response.headers.get("location")
+                    if own and response.status_code in REDIRECT_STATUSES and location:
+                        # e.g. Zendesk's content_url -> its CDN: follow, without credentials.
+                        return _Redirect(urljoin(url, location))
                     if response.status_code >= 300:
                         response.read()
                         self._raise_for(response, "GET", url)
@@ -414,11 +427,14 @@ class HttpClient:
             wait=self._wait, sleep=self._sleep, reraise=True,
         )
         try:
-            return retrying(once)
+            result = retrying(once)
         except _Retry as exc:
             raise TransientError(f"{self.what}: download kept failing ({exc.reason})",
                                  status=exc.status,
                                  hint="run the same command again to continue") from None
+        if isinstance(result, _Redirect):
+            return self.download(result.url, dest, budgets=(), chunk=chunk, _hops=_hops + 1)
+        return result
 
 
 def _iter_file_objects(files: Any):

@@ -300,3 +300,18 @@ def test_download_keeps_credentials_on_the_account_host(source, router, tmp_path
                                "/attachments/token/abc/"), tmp_path / "o")
     own = router.calls("GET", "/attachments/token/abc/")[0]
     assert own.headers["authorization"].startswith("Basic ")
+
+
+def test_download_redirect_from_the_account_drops_credentials(source, router, tmp_path):
+    from migrator.models import Attachment
+    router.on("GET", "/attachments/token/r/", httpx.Response(
+        302, headers={"Location": "https://files.zdusercontent.example/blob?sig=1"}))
+    router.on("GET", "/blob", httpx.Response(200, content=b"payload"))
+    size = source.download(Attachment(id="3", file_name="r.txt",
+                                      url="https://acme.zendesk.com/attachments/token/r/"),
+                           tmp_path / "r.txt")
+    assert size == 7 and (tmp_path / "r.txt").read_bytes() == b"payload"
+    first, second = router.requests
+    assert "authorization" in first.headers
+    assert second.url.host == "files.zdusercontent.example"
+    assert "authorization" not in second.headers
