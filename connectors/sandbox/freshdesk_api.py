@@ -139,7 +139,11 @@ async def read_payload(request: Request) -> tuple[dict[str, Any], list[UploadFil
 
 async def _read_multipart(request: Request) -> tuple[dict[str, Any], list[UploadFile]]:
     # Arrays need a `[]` suffix and custom fields `custom_fields[name]` (reference §7.7).
-    form = await request.form(max_files=100, max_fields=1000)
+    try:  # a long HTML description is one text part: allow more than Starlette's 1 MB
+        form = await request.form(max_files=100, max_fields=1000, max_part_size=16 << 20)
+    except Exception as exc:  # noqa: BLE001 - a malformed body is the client's error
+        raise ApiError(400, {"description": "Validation failed", "errors": [
+            {"message": f"Invalid multipart body: {exc}", "code": "invalid_value"}]}) from None
     data: dict[str, Any] = {}
     files: list[UploadFile] = []
     for key, value in form.multi_items():
