@@ -329,3 +329,161 @@ def test_control_endpoints_reset_and_count(company):
         assert httpx.get(f"{server.url}/_sandbox/counts").json() == counts
     finally:
         server.stop()
+
+
+# -- the official OAS response schemas --------------------------------------------------------
+@pytest.fixture(scope="session")
+def zendesk_oas(shared):
+    class Loader(yaml.CSafeLoader):
+        pass
+    # The spec has one ``!!value`` tag that a plain safe_load rejects; read it as a string.
+    Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+    with open(shared / "specs" / "zendesk-support-oas.yaml", encoding="utf-8") as fh:
+        spec = yaml.load(fh, Loader=Loader)
+    _relax(spec["components"])
+    # Users and organisations create_many jobs really answer {"id", "status": "Created"}
+    # without "index" (zenpy recordings, reference §5.4); the OAS only knows {"id", "index"}.
+    spec["components"]["schemas"]["JobStatusResultObject"] = {"anyOf": [
+        *spec["components"]["schemas"]["JobStatusResultObject"]["anyOf"],
+        {"type": "object", "required": ["status"], "properties": {
+            "id": {"type": "integer"}, "index": {"type": "integer"},
+            "status": {"type": "string"}, "error": {"type": "string"}}}]}
+    # Deleted tickets stay in the incremental export with status "deleted" (Zendesk's
+    # incremental export docs, "Excluding deleted tickets"); the OAS enum omits it.
+    spec["components"]["schemas"]["TicketObject"]["properties"]["status"]["enum"].append(
+        "deleted")
+    return spec
+
+
+def _relax(node):
+    """Let every typed value be null: the real service sends null for fields the OAS does not
+    mark nullable (alias, signature, priority, width... in the zenpy recordings)."""
+    if isinstance(node, dict):
+        if "oneOf" in node:  # with null allowed everywhere, "exactly one" cannot hold for null
+            node["anyOf"] = node.pop("oneOf")
+        if "type" in node:
+            node["nullable"] = True
+            if "enum" in node and None not in node["enum"]:
+                node["enum"] = [*node["enum"], None]
+        for value in node.values():
+            _relax(value)
+    elif isinstance(node, list):
+        for value in node:
+            _relax(value)
+
+
+def _template(spec, path):
+    path = path.removesuffix(".json")
+    matches = []
+    for tpl in spec["paths"]:
+        pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(tpl)) + "$"
+        if re.match(pattern, path):
+            matches.append((tpl.count("{"), tpl))
+    return min(matches)[1] if matches else None
+
+
+def _schema_errors(spec, method, path, status, body):
+    from openapi_schema_validator import OAS30Validator
+    tpl = _template(spec, path)
+    assert tpl, f"{method} {path} is not in the OAS"
+    response = spec["paths"][tpl][method.lower()]["responses"].get(str(status))
+    assert response is not None, f"{method} {tpl} has no {status} response in the OAS"
+    if "$ref" in response:
+        response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    schema = response["content"]["application/json"]["schema"]
+    validator = OAS30Validator({**schema, "components": spec["components"]})
+    return tpl, [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:160]}"
+                 for e in validator.iter_errors(body)][:3]
+
+
+def _exercise(c, company):
+    """Call every operation the emulator serves (responses are recorded by an event hook)."""
+    user, agent = int(company.end_users[0].id), int(company.agents[2].id)
+    group, org = int(company.groups[0].id), int(company.organizations[0].id)
+    ticket = int(company.tickets[0].id)
+    member = int(company.memberships[0].id)
+    field = int(company.ticket_fields[0].id)
+    for path, params in [
+        ("/api/v2/users", {"page[size]": 5}), (f"/api/v2/users/{user}", None),
+        ("/api/v2/users/show_many", {"ids": f"{user},{agent}"}),
+        ("/api/v2/users/search", {"query": f"email:{company.end_users[0].email}"}),
+        ("/api/v2/users/me", None), ("/api/v2/custom_roles", None),
+        ("/api/v2/groups", {"page[size]": 5}), (f"/api/v2/groups/{group}", None),
+        ("/api/v2/group_memberships", {"page[size]": 5}),
+        (f"/api/v2/group_memberships/{member}", None),
+        ("/api/v2/organizations", {"page[size]": 5}), (f"/api/v2/organizations/{org}", None),
+        ("/api/v2/organizations/show_many", {"ids": str(org)}),
+        ("/api/v2/ticket_fields", None), (f"/api/v2/ticket_fields/{field}", None),
+        ("/api/v2/tickets", {"page[size]": 5}), (f"/api/v2/tickets/{ticket}", None),
+        ("/api/v2/tickets/show_many", {"ids": str(ticket)}),
+        (f"/api/v2/tickets/{ticket}/comments", {"include_inline_images": "true"}),
+        ("/api/v2/deleted_tickets", {"page[size]": 5}),
+        ("/api/v2/satisfaction_ratings", {"page[size]": 5}),
+        ("/api/v2/incremental/tickets/cursor", {"start_time": 0, "per_page": 5,
+                                                "include": "users,groups"}),
+        ("/api/v2/incremental/users/cursor", {"start_time": 0, "per_page": 5}),
+        ("/api/v2/incremental/users", {"start_time": 0, "per_page": 5}),
+        ("/api/v2/incremental/organizations", {"start_time": 0, "per_page": 5}),
+        ("/api/v2/incremental/ticket_events", {"start_time": 0, "per_page": 5,
+                                               "include": "comment_events"}),
+    ]:
+        c.get(path, params=params).raise_for_status()
+    jobs = [
+        c.post("/api/v2/users/create_many", json={"users": [{"name": "N", "email": "n@x.ex"}]}),
+        c.post("/api/v2/users/create_or_update_many", json={"users": [{"name": "M"}]}),
+        c.post("/api/v2/organizations/create_many", json={"organizations": [{"name": "Org"}]}),
+        c.post("/api/v2/group_memberships/create_many", json={"group_memberships": [
+            {"user_id": agent, "group_id": int(company.groups[7].id)}]}),
+        c.post("/api/v2/imports/tickets/create_many", json={"tickets": [
+            {"requester_id": user, "comments": [{"value": "hi"}]}]}),
+    ]
+    c.post("/api/v2/users", json={"user": {"name": "Solo", "email": "solo@x.ex"}})
+    c.post("/api/v2/users/create_or_update", json={"user": {"name": "Solo2", "email": "s2@x.ex"}})
+    c.post("/api/v2/organizations", json={"organization": {"name": "Solo Org"}})
+    new_group = c.post("/api/v2/groups", json={"group": {"name": "Tier 3"}}).json()["group"]
+    c.post("/api/v2/group_memberships", json={"group_membership": {
+        "user_id": agent, "group_id": new_group["id"]}})
+    new_field = c.post("/api/v2/ticket_fields", json={"ticket_field": {
+        "type": "tagger", "title": "Tier", "custom_field_options": [
+            {"name": "One", "value": "one"}]}}).json()["ticket_field"]
+    c.post(f"/api/v2/ticket_fields/{new_field['id']}/options",
+           json={"custom_field_option": {"name": "Two", "value": "two"}})
+    token = c.post("/api/v2/uploads", params={"filename": "a.txt"}, content=b"hello",
+                   headers={"Content-Type": "text/plain"}).json()["upload"]["token"]
+    c.post("/api/v2/imports/tickets", json={"ticket": {
+        "requester_id": user, "subject": "s", "comments": [{"value": "v", "uploads": [token]}]}})
+    jobs += [c.delete("/api/v2/tickets/destroy_many", params={"ids": str(ticket)}),
+             c.delete("/api/v2/users/destroy_many", params={"ids": str(user)}),
+             c.delete("/api/v2/organizations/destroy_many", params={"ids": str(org)}),
+             c.delete("/api/v2/group_memberships/destroy_many", params={"ids": str(member)})]
+    ids = [j.json()["job_status"]["id"] for j in jobs]
+    c.get(f"/api/v2/job_statuses/{ids[0]}")
+    c.get("/api/v2/job_statuses/show_many", params={"ids": ",".join(ids)})
+
+
+def test_every_served_operation_matches_the_oas_response_schema(zendesk_oas, company):
+    seen = []
+
+    def record(response):
+        if response.request.url.path.startswith("/api/"):
+            response.read()
+            seen.append((response.request.method, response.request.url.path,
+                         response.status_code, response.json()))
+
+    server = _serve(company)
+    try:
+        with httpx.Client(base_url=server.url, auth=AUTH,
+                          event_hooks={"response": [record]}) as c:
+            _exercise(c, company)
+    finally:
+        server.stop()
+    assert all(status in (200, 201) for _, _, status, _ in seen), [
+        (m, p, s, b) for m, p, s, b in seen if s not in (200, 201)]
+    problems, operations = {}, set()
+    for method, path, status, body in seen:
+        tpl, errors = _schema_errors(zendesk_oas, method, path, status, body)
+        operations.add((method, tpl))
+        if errors:
+            problems[f"{method} {tpl}"] = errors
+    assert not problems, problems
+    assert len(operations) >= 40
