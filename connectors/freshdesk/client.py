@@ -109,7 +109,9 @@ def build_client(cfg: EndpointConfig, *, options: Options, what: str,
     window = float(extra.get("rate_window", 60.0))
     return HttpClient(
         base, auth=HostOnlyAuth(f"Basic {token}", base, key),
-        budgets=BudgetSet(_limits(cfg, what), window=window),
+        # Freshdesk counts fixed windows: a burst on top of a full window's rate would overrun
+        # it, so tokens do not pile up (a steady 97% of each limit instead).
+        budgets=BudgetSet(_limits(cfg, what), window=window, burst=1.0),
         choose_budgets=choose_budgets, header_hook=freshdesk_header_hook, what=what,
         max_in_flight=options.max_in_flight, transport=transport,
     )

@@ -136,3 +136,24 @@ def _assert_arrived(target, dst_box, tickets, by_ticket, done) -> None:
 def _with(record, **changes):
     import dataclasses
     return dataclasses.replace(record, **changes)
+
+
+def test_export_under_growth_limits_stays_within_budget(tmp_path, monkeypatch):
+    """Growth plan on a 1-second window: the budgets pace the export, 429s stay under 1%."""
+    run = pytest.importorskip("connectors.sandbox.run")
+    past = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    box = run.start_sandbox("freshdesk", seed=5, tickets=200, now=past, plan="growth", window=1.0)
+    cfg = _cfg(box.url, monkeypatch, plan="growth", rate_window=1.0)
+    source = make_source(cfg, workdir=tmp_path, options=Options(max_in_flight=8))
+    try:
+        ids = [t.id for t in _records(source, Entity.TICKETS)]
+        comments = _records(source, Entity.COMMENTS, ticket_ids=ids)
+    finally:
+        source.close()
+        box.stop()
+    assert len({c.ticket_id for c in comments}) == len(ids) > 0
+    stats = box.app.state.limiter.stats()
+    ok = sum(b["ok"] for b in stats.values())
+    throttled = sum(b["throttled"] for b in stats.values())
+    assert stats["account"]["ok"] > 200  # more than one window's worth: pacing was needed
+    assert throttled <= 0.01 * ok, stats

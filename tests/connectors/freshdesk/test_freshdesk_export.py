@@ -266,3 +266,49 @@ def test_walk_refuses_a_window_it_cannot_leave() -> None:
     walk = TicketWalk(phases=["all"], since="2019-01-01T00:00:00Z", page=3)
     with pytest.raises(Exception, match="share updated_at"):
         walk.restart_window([{"id": 1, "updated_at": "2019-01-01T00:00:00Z"}])
+
+
+def test_plan_features_missing_are_skipped_not_fatal(httpx_mock, source) -> None:
+    httpx_mock.add_response(url=f"{BASE}/api/v2/time_entries?per_page=100", status_code=403,
+                            json={"code": "require_feature"})
+    httpx_mock.add_response(
+        url=f"{BASE}/api/v2/surveys/satisfaction_ratings?per_page=100&created_since=1970-01-01T00:00:00Z",
+        json=[{"id": 1, "ticket_id": 4, "ratings": {"default_question": -103}}])
+    assert next(source.export(Entity.TIME_ENTRIES)).records == []
+    [rating] = next(source.export(Entity.SATISFACTION_RATINGS)).records
+    assert rating.score == "bad"
+
+
+def test_source_check_reports_identity_and_limit(httpx_mock, fd_cfg, tmp_path) -> None:
+    from connectors.freshdesk import make_source
+    from migrator.config import Options
+    src = make_source(fd_cfg.model_copy(update={"plan": "growth"}), workdir=tmp_path,
+                      options=Options())
+    httpx_mock.add_response(url=f"{BASE}/api/v2/agents/me",
+                            json={"id": 1, "contact": {"email": "admin@acme.test"}})
+    httpx_mock.add_response(url=f"{BASE}/api/v2/roles?per_page=100",
+                            json=[{"id": 1, "name": "Agent", "default": True}])
+    checks = {c.name: c for c in src.check()}
+    src.close()
+    assert "admin@acme.test" in checks["Freshdesk source credentials"].detail
+    assert checks["Freshdesk source rate limit"].detail == "200/min"
+    assert src.client.budgets.get("tickets_list").per_minute == 20
+
+
+@pytest.mark.parametrize("cfg,message", [
+    ({"domain": "https://acme.freshdesk.com/"}, None),
+    ({"domain": "bad domain"}, "not a Freshdesk account name"),
+    ({"base_url": "http://example.com"}, "plain http"),
+    ({"plan": "platinum"}, "unknown Freshdesk plan"),
+])
+def test_config_errors_say_what_to_fix(fd_cfg, tmp_path, cfg, message) -> None:
+    from connectors.freshdesk import make_source
+    from migrator.config import Options
+    changed = fd_cfg.model_copy(update=cfg)
+    if message is None:
+        src = make_source(changed, workdir=tmp_path, options=Options())
+        assert src.client.base_url == BASE
+        src.close()
+        return
+    with pytest.raises(ConfigError, match=message):
+        make_source(changed, workdir=tmp_path, options=Options())

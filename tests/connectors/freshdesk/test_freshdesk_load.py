@@ -273,6 +273,8 @@ def test_attachments_multipart_within_20mb_rest_listed(account, target_factory, 
     [outcome] = target.submit(Entity.TICKETS, [LoadItem("77", t, attachments_dir=tmp_path)]).outcomes
     ticket = account.tickets[int(outcome.target_id)]
     assert ticket["files"] == [("a.txt", 6)] and ticket["tags[]"] == ["hw", "migrated"]
+    assert ticket["custom_fields"][target.field_names()[R.SOURCE_ID_FIELD]] == "77"
+    assert ticket["status"] == "4" and ticket["requester_id"] == "1"  # multipart form values
     notes = account.notes[int(outcome.target_id)]
     leftover = [n for n in notes if "not migrated" in n["body_text"]]
     assert leftover and "b.txt" in leftover[0]["body_text"] and leftover[0]["private"] is True
@@ -356,3 +358,19 @@ def test_capabilities_and_check_list_roles(account, target_factory) -> None:
     assert checks["Freshdesk target credentials"].ok
     assert "lead@x.test" in checks["Freshdesk target credentials"].detail
     assert "Tier 2" in checks["Freshdesk target roles"].detail
+
+
+def test_requester_by_email_and_contact_rollback(account, target_factory, httpx_mock) -> None:
+    target = target_factory()
+    t = _ticket(requester_id=None, extra={"requester_email": "walk@in.test",
+                                          "requester_name": "Walk In"})
+    [outcome] = target.submit(Entity.TICKETS, [LoadItem("77", t)]).outcomes
+    ticket = account.tickets[int(outcome.target_id)]
+    assert (ticket["email"], ticket["name"]) == ("walk@in.test", "Walk In")
+    assert "requester_id" not in ticket
+    httpx_mock.add_response(method="DELETE", url=f"{BASE}/api/v2/contacts/5", status_code=204)
+    httpx_mock.add_response(method="DELETE", url=f"{BASE}/api/v2/contacts/5/hard_delete?force=true",
+                            status_code=204)
+    assert target.delete(Entity.END_USERS, ["5"]) == ["5"]
+    paths = [r.url.path for r in httpx_mock.get_requests() if r.method == "DELETE"]
+    assert paths == ["/api/v2/contacts/5", "/api/v2/contacts/5/hard_delete"]
