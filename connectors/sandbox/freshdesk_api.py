@@ -178,6 +178,7 @@ class Paging:
 
     @property
     def start(self) -> int:
+        """Index of the page's first row."""
         return (self.page - 1) * self.per_page
 
 

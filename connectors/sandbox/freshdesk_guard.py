@@ -20,6 +20,7 @@ import json
 import math
 import re
 from typing import Any
+from urllib.parse import parse_qs
 
 from .common import DropConnection, Limiter, SandboxKnobs
 
@@ -45,10 +46,8 @@ def limits_for(knobs: SandboxKnobs) -> dict[str, int]:
 
 
 def _includes(query: str) -> list[str]:
-    for part in query.split("&"):
-        if part.startswith("include="):
-            return [x for x in part[8:].replace("%2C", ",").split(",") if x]
-    return []
+    raw = parse_qs(query).get("include", [""])[0]
+    return [x for x in raw.split(",") if x.strip()]
 
 
 def classify(method: str, path: str, query: str) -> tuple[tuple[str, ...], int]:

@@ -13,7 +13,7 @@ import re
 from typing import Any, Callable
 
 from migrator.models import (Agent, Attachment, Comment, EndUser, Group, Organization, Product,
-                             Role, SatisfactionRating, Ticket, TicketField, TimeEntry)
+                             SatisfactionRating, Ticket, TicketField, TimeEntry)
 
 __all__ = ["STATUS_CODES", "PRIORITY_CODES", "SOURCE_CODES", "SCOPE_CODES", "STATUS_LABELS",
            "BUILTIN_ROLES", "Ref", "field_name", "text_of", "render_role", "render_agent",
@@ -62,6 +62,7 @@ def text_of(body_html: str | None) -> str:
 
 
 def html_of(comment: Comment) -> str:
+    """A comment's HTML body (plain text escaped when there is none)."""
     if comment.html_body:
         return comment.html_body
     return "<div>" + html.escape(comment.body or "").replace("\n", "<br>") + "</div>"

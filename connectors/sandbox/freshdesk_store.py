@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from migrator.models import Comment, Ticket, iso
+from migrator.models import Comment, EndUser, Ticket, iso
 
 from . import freshdesk_render as R
 
@@ -235,7 +235,6 @@ def _build_people(store: FreshdeskStore, company: Any) -> None:
 
 
 def _left_agent_contact(agent: Any, uid: int) -> dict:
-    from migrator.models import EndUser
     return R.render_contact(EndUser(id=agent.id, name=agent.name, email=agent.email,
                                     time_zone=agent.time_zone, created_at=agent.created_at,
                                     updated_at=agent.updated_at), uid, None)
