@@ -102,7 +102,8 @@ def zendesk_header_hook(response: httpx.Response, budgets: BudgetSet,
     onto a budget we pace by.
     """
     h = response.headers
-    if names and names[0] == "account":
+    # The account headers describe the account bucket on every response, incremental included.
+    if "account" in names:
         limit = _num(h.get("x-rate-limit") or h.get("ratelimit-limit") or h.get("rate-limit"))
         remaining = _num(h.get("x-rate-limit-remaining") or h.get("ratelimit-remaining")
                          or h.get("rate-limit-remaining"))

@@ -144,3 +144,19 @@ def test_zendesk_to_zendesk_keeps_tickets_comments_attachments_timestamps(sandbo
     assert found == engine.ids[Entity.TICKETS]
     source.close()
     target.close()
+
+
+def test_both_comment_strategies_export_the_same_comments(tmp_path):
+    run = pytest.importorskip("connectors.sandbox.run")
+    with run.start_sandbox("zendesk", tickets=25) as src:
+        source = zendesk.make_source(_cfg(src.url), workdir=tmp_path, options=Options())
+        ids = sorted({t.id for p in source.export(Entity.TICKETS) for t in p.records}, key=int)
+        found = {}
+        for strategy in ("per_ticket", "events"):
+            source.comments_strategy = strategy
+            found[strategy] = {c.id: (c.ticket_id, c.author_id, c.public, c.created_at,
+                                      c.html_body, [a.id for a in c.attachments])
+                               for p in source.export(Entity.COMMENTS, ticket_ids=ids)
+                               for c in p.records}
+        assert found["per_ticket"] and found["per_ticket"] == found["events"]
+        source.close()

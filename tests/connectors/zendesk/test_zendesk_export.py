@@ -274,10 +274,13 @@ def test_header_hook_reads_every_spelling_into_the_right_bucket():
     old = httpx.Response(200, headers={"rate-limit": "400", "rate-limit-remaining": "3"})
     zendesk_header_hook(old, budgets, ("account",))
     assert budgets.get("account").per_minute == 400
-    # an incremental response's account headers do not shrink the account bucket to 10
-    inc = httpx.Response(200, headers={"x-rate-limit": "10"})
+    # an incremental response: account headers -> account, the endpoint bucket -> incremental
+    inc = httpx.Response(200, headers={"x-rate-limit": "700", "zendesk-ratelimit-incremental-"
+                                       "exports": "total=10; remaining=0; resets=30"})
     zendesk_header_hook(inc, budgets, ("incremental", "account"))
-    assert budgets.get("account").per_minute == 400
+    assert budgets.get("account").per_minute == 700
+    assert budgets.get("incremental").per_minute == 10
+    assert budgets.get("incremental")._paused_until > time.monotonic() + 25  # remaining=0
 
 
 def test_plan_limits_and_unknown_plan():
