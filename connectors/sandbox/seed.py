@@ -103,8 +103,9 @@ def target_account(company: Company) -> Company:
 
     The agents carry no group memberships: the new tool starts without groups.
     """
-    agents = [dataclasses.replace(a, group_ids=[], tags=[]) for a in company.agents
-              if a.active and not a.suspended]
+    # Seats only: no groups and no custom roles yet (those come from the migration).
+    agents = [dataclasses.replace(a, group_ids=[], tags=[], role_ids=[], custom_role=None)
+              for a in company.agents if a.active and not a.suspended]
     return Company(name=company.name, now=company.now, agents=agents,
                    roles=[dataclasses.replace(r) for r in company.roles if r.builtin],
                    locations=dict(company.locations))

@@ -25,6 +25,11 @@ def _describe(running) -> list[str]:
     return lines
 
 
+def _wait_forever() -> None:
+    """Block until Ctrl-C (KeyboardInterrupt)."""
+    threading.Event().wait()
+
+
 @click.command("sandbox")
 @click.argument("kind", type=click.Choice(["zendesk", "freshdesk"]))
 @click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
@@ -59,7 +64,7 @@ def sandbox(kind: str, port: int, seed: int, tickets: int, empty: bool, plan: st
     for line in _describe(running):
         click.echo(line)
     try:
-        threading.Event().wait()  # until Ctrl-C
+        _wait_forever()
     except KeyboardInterrupt:
         click.echo("stopping...")
     finally:

@@ -487,3 +487,59 @@ def test_every_served_operation_matches_the_oas_response_schema(zendesk_oas, com
             problems[f"{method} {tpl}"] = errors
     assert not problems, problems
     assert len(operations) >= 40
+
+
+# -- runner and CLI ---------------------------------------------------------------------------
+def test_start_sandbox_empty_target_with_plan():
+    from migrator.errors import ConfigError
+    with start_sandbox("zendesk", tickets=10, now=NOW, empty=True, plan="team") as running:
+        counts = httpx.get(f"{running.url}/_sandbox/counts").json()
+        assert counts["tickets"] == counts["groups"] == counts["end_users"] == 0
+        active = [a for a in running.company.agents]
+        assert counts["agents"] == len(active) > 20
+        r = httpx.get(f"{running.url}/api/v2/users", auth=AUTH, params={"page[size]": 100})
+        assert r.headers["X-Rate-Limit"] == "200"
+        assert all(u["custom_role_id"] is None for u in r.json()["users"])
+    assert not running.server.thread.is_alive() and not running.cdn.thread.is_alive()
+    with pytest.raises(ConfigError):
+        start_sandbox("zendesk", tickets=5, colour="blue")
+    with pytest.raises(ConfigError):
+        start_sandbox("helpscout", tickets=5)
+    with pytest.raises(ConfigError):
+        start_sandbox("zendesk", tickets=5, plan="platinum")
+
+
+def test_start_sandbox_serves_freshdesk_lazily():
+    with start_sandbox("freshdesk", tickets=10, now=NOW) as running:
+        assert running.kind == "freshdesk" and running.cdn_url is None
+        r = httpx.get(f"{running.url}/api/v2/agents", auth=("sandbox-key", "X"))
+        assert r.status_code == 200 and r.json()
+
+
+def test_cli_serves_until_ctrl_c(monkeypatch):
+    from click.testing import CliRunner
+
+    import migrator.cli.sandbox as module
+    from migrator.cli import cli
+    served = []
+
+    def fake_start(*args, **kwargs):
+        served.append(start_sandbox(*args, **kwargs))
+        return served[-1]
+
+    def interrupt():
+        served.append(httpx.get(f"{served[0].url}/api/v2/groups", auth=AUTH).status_code)
+        raise KeyboardInterrupt
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ["sandbox", "--help"])
+    assert result.exit_code == 0 and "--rate-429" in result.output and "--empty" in result.output
+    monkeypatch.setattr("connectors.sandbox.run.start_sandbox", fake_start)
+    monkeypatch.setattr(module, "_wait_forever", interrupt)
+    result = runner.invoke(cli, ["sandbox", "zendesk", "--tickets", "5", "--plan", "growth"])
+    assert result.exit_code == 0, result.output
+    assert served[0].url in result.output and "sandbox-token" in result.output
+    assert served[1] == 200 and served[0].knobs.plan == "growth"
+    assert not served[0].server.thread.is_alive(), "Ctrl-C must stop the server"
+    bad = runner.invoke(cli, ["sandbox", "zendesk", "--tickets", "5", "--plan", "gold"])
+    assert bad.exit_code == 2 and "unknown Zendesk plan" in bad.output
