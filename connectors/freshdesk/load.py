@@ -53,8 +53,10 @@ class FreshdeskTarget(EntityLoader):
         self.options = options
         self._fields: dict[str, str] | None = None
         self._statuses: dict[str, int] | None = None
+        self._types: dict[str, str] = {}
         self._fields_lock = threading.Lock()
         self.tickets = TicketLoader(client, fields=self.field_names, statuses=self.statuses,
+                                    types=self.types,
                                     tags=list(options.tags), workdir=self.workdir)
 
     # -- protocol --------------------------------------------------------------------------
@@ -165,10 +167,16 @@ class FreshdeskTarget(EntityLoader):
                 self._fields = _match_fields(rows, {k: v[0] for k, v in R.SYSTEM_FIELDS.items()})
                 self._statuses = {label.lower(): code
                                   for code, label in P.status_labels(rows).items()}
+                self._types = _type_choices(rows)
                 for key, (label, vtype) in R.SYSTEM_FIELDS.items():
                     if key not in self._fields:
                         self._fields[key] = self._create_field(label, vtype)
             return self._fields
+
+    def types(self) -> dict[str, str]:
+        """Ticket type (lowercase) -> the target's spelling; empty when unknown."""
+        self.field_names()
+        return self._types
 
     def statuses(self) -> dict[str, int]:
         """Status label (lowercase) -> code in the target, for custom statuses."""
@@ -229,6 +237,13 @@ def _queries(name: str, ids: list[str], limit: int = 500) -> Iterator[str]:
         terms.append(term)
     if terms:
         yield '"' + " OR ".join(terms) + '"'
+
+
+def _type_choices(rows: list[dict]) -> dict[str, str]:
+    for row in rows:
+        if row.get("name") == "ticket_type" and isinstance(row.get("choices"), list):
+            return {str(c).lower(): str(c) for c in row["choices"]}
+    return {}
 
 
 def _match_fields(rows: list[dict], wanted: dict[str, str]) -> dict[str, str]:

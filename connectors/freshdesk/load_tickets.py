@@ -79,10 +79,12 @@ class TicketLoader:
     """Creates (or completes) tickets in a Freshdesk account."""
 
     def __init__(self, client: HttpClient, *, fields: Callable[[], Mapping[str, str]],
-                 statuses: Callable[[], Mapping[str, int]], tags: list[str], workdir: Path):
+                 statuses: Callable[[], Mapping[str, int]], tags: list[str], workdir: Path,
+                 types: Callable[[], Mapping[str, str]] = dict):
         self.client = client
         self.fields = fields
         self.statuses = statuses
+        self.types = types
         self.tags = tags
         self.workdir = workdir
         self.created: dict[str, str] = {}  # source id -> target id, this process
@@ -90,7 +92,7 @@ class TicketLoader:
 
     def load(self, item: LoadItem, existing_id: str | None = None) -> RecordOutcome:
         """Create one ticket and its notes, or complete it when it already exists."""
-        ticket = _description_first(item.record)
+        ticket, type_note = self._with_type(_description_first(item.record))
         target_id = existing_id or self.created.get(item.source_id)
         base = item.attachments_dir or self.workdir
         planned, left = plan_files(ticket, base)
@@ -108,7 +110,19 @@ class TicketLoader:
             where = f" (ticket {target_id} was created; run again to complete it)" if target_id else ""
             return RecordOutcome(item.source_id, Outcome.FAILED, target_id,
                                  record_error_reason(exc) + where)
-        return self._outcome(item, target_id, left, None)
+        return self._outcome(item, target_id, left, type_note)
+
+    def _with_type(self, ticket: Ticket) -> tuple[Ticket, str | None]:
+        """The type in the target's spelling; a type Freshdesk lacks is left out and said."""
+        types = self.types()
+        if not ticket.type or not types:
+            return ticket, None
+        match = types.get(ticket.type.lower())
+        if match:
+            return dataclasses.replace(ticket, type=match), None
+        note = (f"type {ticket.type!r} is not a Freshdesk ticket type ({', '.join(types.values())}"
+                "); created without a type: add it in Admin > Ticket Fields or map it")
+        return dataclasses.replace(ticket, type=None), note
 
     def _completed(self, item: LoadItem, ticket: Ticket, target_id: str, planned: Planned,
                    base: Path, left: list) -> RecordOutcome:

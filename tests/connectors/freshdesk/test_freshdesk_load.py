@@ -24,7 +24,9 @@ class FakeAccount:
     def __init__(self):
         self.seq = 1000
         self.fields = [{"id": 1, "name": "status", "label": "Status", "default": True,
-                        "choices": {"2": ["Open", "Open"], "6": ["Waiting on Customer", "W"]}}]
+                        "choices": {"2": ["Open", "Open"], "6": ["Waiting on Customer", "W"]}},
+                       {"id": 2, "name": "ticket_type", "label": "Type", "default": True,
+                        "choices": ["Question", "Incident"]}]
         self.tickets: dict[int, dict] = {}
         self.notes: dict[int, list[dict]] = {}
         self.contacts = {1: {"id": 1, "name": "Old", "email": "old@x.test"}}
@@ -109,7 +111,7 @@ class FakeAccount:
             body = {k: v if k.endswith("[]") else v[0] for k, v in body.items()}
             body["custom_fields"] = {k[14:-1]: v for k, v in body.items()
                                      if k.startswith("custom_fields[")}
-        if body.get("type") == "Bogus":
+        if body.get("type") not in (None, "Question", "Incident") or body.get("priority") == 9:
             return httpx.Response(400, json={"description": "Validation failed", "errors": [
                 {"field": "type", "message": "It should be one of these values: 'Question'",
                  "code": "invalid_value"}]})
@@ -221,9 +223,19 @@ def test_ticket_with_history_as_notes_never_replies(account, target_factory) -> 
 
 def test_validation_error_is_a_failed_record_with_field_messages(account, target_factory) -> None:
     target = target_factory()
+    account.fields = account.fields[:1]  # types unknown to the loader: sent as they are
     [outcome] = target.submit(Entity.TICKETS, [LoadItem("77", _ticket(type="Bogus"))]).outcomes
     assert outcome.outcome is Outcome.FAILED and outcome.target_id is None
     assert "type: It should be one of these values: 'Question' (invalid_value)" in outcome.reason
+
+
+def test_ticket_type_matches_target_spelling_or_is_reported(account, target_factory) -> None:
+    target = target_factory()
+    ok, odd = target.submit(Entity.TICKETS, [LoadItem("77", _ticket(type="incident")),
+                                             LoadItem("78", _ticket("78", type="feature"))]).outcomes
+    assert account.tickets[int(ok.target_id)]["type"] == "Incident"
+    assert odd.outcome is Outcome.CREATED and "type" not in account.tickets[int(odd.target_id)]
+    assert "'feature' is not a Freshdesk ticket type" in odd.reason
 
 
 def test_recovering_item_adds_only_missing_notes(account, target_factory) -> None:
