@@ -130,6 +130,8 @@ def build_client(cfg: EndpointConfig, *, what: str, max_in_flight: int = 8,
     for bucket in ("account", "incremental"):  # explicit overrides, e.g. for benchmarks
         if extra.get(f"{bucket}_limit"):
             limits[bucket] = float(extra[f"{bucket}_limit"])
-    return HttpClient(base, auth=auth_for(cfg, base, what), budgets=BudgetSet(limits),
+    # `rate_window` (seconds) matches a sandbox run with shortened windows; vendors use 60.
+    budgets = BudgetSet(limits, window=float(extra.get("rate_window", 60.0)))
+    return HttpClient(base, auth=auth_for(cfg, base, what), budgets=budgets,
                       choose_budgets=choose_budgets, header_hook=zendesk_header_hook, what=what,
                       max_in_flight=max_in_flight, transport=transport, **kw)

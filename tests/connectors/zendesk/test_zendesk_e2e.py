@@ -160,3 +160,24 @@ def test_both_comment_strategies_export_the_same_comments(tmp_path):
                                for c in p.records}
         assert found["per_ticket"] and found["per_ticket"] == found["events"]
         source.close()
+
+
+def test_job_cap_keeps_the_sandbox_queue_from_refusing(tmp_path):
+    run = pytest.importorskip("connectors.sandbox.run")
+    import httpx
+    from migrator.models import EndUser
+    with run.start_sandbox("zendesk", tickets=1, empty=True, job_seconds=0.3,
+                           max_jobs=2) as dst:
+        cfg = _cfg(dst.url).model_copy(update={"job_cap": 2})
+        target = zendesk.make_target(cfg, workdir=tmp_path, options=Options())
+        target.jobs.poll_interval = 0.05
+        batches = [[LoadItem(f"u{b}-{i}", EndUser(id=f"u{b}-{i}", name=f"U {b} {i}",
+                                                   email=f"u{b}.{i}@example.test"))
+                    for i in range(10)] for b in range(5)]
+        subs = [target.submit(Entity.END_USERS, items) for items in batches]  # 5 jobs, cap 2
+        outcomes = [o for s in subs for o in target.collect(s)]
+        assert [o.outcome for o in outcomes] == [Outcome.CREATED] * 50
+        assert len({o.target_id for o in outcomes}) == 50
+        stats = httpx.get(dst.url + "/_sandbox/stats").json()
+        assert stats["jobs"]["rejected"] == 0 and stats["jobs"]["total"] == 5
+        target.close()
