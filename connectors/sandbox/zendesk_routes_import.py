@@ -194,6 +194,49 @@ async def delete_ticket(request: Request) -> Response:
     return Response(status_code=204)
 
 
+def _purge(store: Any, ids: list[int]):
+    """Permanent deletion of soft-deleted tickets; the job's results are ``{"success": true}``
+    (an object, not a list: reference §5.4, zenpy TestDeletedTickets)."""
+    def work() -> dict[str, Any]:
+        for tid in ids:
+            ticket = store.tickets.get(tid)
+            if ticket is not None and ticket["_deleted"]:
+                del store.tickets[tid]
+                store.comments.pop(tid, None)
+                store.audits = [a for a in store.audits if a["ticket_id"] != tid]
+        return {"success": True}
+    return work
+
+
+async def deleted_destroy_many(request: Request) -> Response:
+    """DELETE /deleted_tickets/destroy_many?ids= (job; only soft-deleted tickets go)."""
+    store, ids = request.app.state.store, _ids(request)
+    return respond(request, {"job_status": store.jobs.submit(
+        "bulk_permanent_delete_tickets", len(ids), _purge(store, ids))})
+
+
+async def deleted_destroy(request: Request) -> Response:
+    """DELETE /deleted_tickets/{id} (job; 404 unless the ticket was soft-deleted first)."""
+    store, tid = request.app.state.store, request.path_params["id"]
+    with store.lock:
+        ticket = store.tickets.get(tid)
+        if ticket is None or not ticket["_deleted"]:
+            raise not_found()
+    return respond(request, {"job_status": store.jobs.submit(
+        "permanent_delete_ticket", 1, _purge(store, [tid]))})
+
+
+async def deleted_restore(request: Request) -> Response:
+    """PUT /deleted_tickets/{id}/restore (200, empty body; 404 once purged)."""
+    store = request.app.state.store
+    with store.lock:
+        ticket = store.tickets.get(request.path_params["id"])
+        if ticket is None or not ticket["_deleted"]:
+            raise not_found()
+        ticket.update(_deleted=False, _deleted_at=None)
+    return Response(status_code=200)
+
+
 async def upload(request: Request) -> Response:
     """POST /uploads?filename=[&token=]: raw body -> token (201, ``Location``)."""
     store = request.app.state.store
@@ -281,6 +324,9 @@ IMPORT_ROUTES = [
     *routes(f"{_V2}/imports/tickets/create_many", import_many, ["POST"]),
     *routes(f"{_V2}/tickets/destroy_many", tickets_destroy_many, ["DELETE"]),
     *routes(f"{_V2}/tickets/{{id:int}}", delete_ticket, ["DELETE"]),
+    *routes(f"{_V2}/deleted_tickets/destroy_many", deleted_destroy_many, ["DELETE"]),
+    *routes(f"{_V2}/deleted_tickets/{{id:int}}", deleted_destroy, ["DELETE"]),
+    *routes(f"{_V2}/deleted_tickets/{{id:int}}/restore", deleted_restore, ["PUT"]),
     *routes(f"{_V2}/uploads", upload, ["POST"]),
     *routes(f"{_V2}/ticket_fields", create_field, ["POST"]),
     *routes(f"{_V2}/ticket_fields/{{id:int}}/options", field_option, ["POST"]),

@@ -317,6 +317,27 @@ def test_requester_collision_knob_answers_409_text():
         server.stop()
 
 
+def test_soft_delete_restore_and_purge(company):
+    server = _serve(company)
+    try:
+        with httpx.Client(base_url=server.url, auth=AUTH) as c:
+            tid = next(int(t.id) for t in company.tickets if not t.deleted)
+            assert c.delete(f"/api/v2/tickets/{tid}").status_code == 204
+            assert c.get(f"/api/v2/tickets/{tid}").status_code == 404
+            listed = c.get("/api/v2/deleted_tickets", params={"page[size]": 100}).json()
+            assert tid in {t["id"] for t in listed["deleted_tickets"]}
+            assert c.put(f"/api/v2/deleted_tickets/{tid}/restore").status_code == 200
+            assert c.get(f"/api/v2/tickets/{tid}").status_code == 200
+            c.delete("/api/v2/tickets/destroy_many", params={"ids": str(tid)})
+            job = c.delete("/api/v2/deleted_tickets/destroy_many",
+                           params={"ids": str(tid)}).json()["job_status"]
+            done = c.get(f"/api/v2/job_statuses/{job['id']}").json()["job_status"]
+            assert done["results"] == {"success": True}
+            assert c.put(f"/api/v2/deleted_tickets/{tid}/restore").status_code == 404
+    finally:
+        server.stop()
+
+
 def test_control_endpoints_reset_and_count(company):
     app = create_app(company, SandboxKnobs())
     server = serve_in_thread(app)
@@ -455,7 +476,8 @@ def _exercise(c, company):
     jobs += [c.delete("/api/v2/tickets/destroy_many", params={"ids": str(ticket)}),
              c.delete("/api/v2/users/destroy_many", params={"ids": str(user)}),
              c.delete("/api/v2/organizations/destroy_many", params={"ids": str(org)}),
-             c.delete("/api/v2/group_memberships/destroy_many", params={"ids": str(member)})]
+             c.delete("/api/v2/group_memberships/destroy_many", params={"ids": str(member)}),
+             c.delete("/api/v2/deleted_tickets/destroy_many", params={"ids": str(ticket)})]
     ids = [j.json()["job_status"]["id"] for j in jobs]
     c.get(f"/api/v2/job_statuses/{ids[0]}")
     c.get("/api/v2/job_statuses/show_many", params={"ids": ",".join(ids)})
