@@ -57,8 +57,8 @@ class RichProgress:
 
     def start(self, name: str, total: int | None = None) -> None:
         """Begin (or restart) a bar."""
-        if name in self._tasks:
-            self._bar.update(self._tasks[name], total=total)
+        if name in self._tasks:  # a new pass over the same thing starts from zero
+            self._bar.reset(self._tasks[name], total=total)
             return
         self._tasks[name] = self._bar.add_task(name, total=total)
 

@@ -87,14 +87,15 @@ class _Exporter:
         stream = f"export:{entity.value}"
         cursor = self.state.get_cursor(stream)
         since = self.options.since if entity is Entity.TICKETS and cursor is None else None
-        self.progress.start(entity.value)
+        name = f"export {entity.value}"
+        self.progress.start(name)
         self.report.staged.setdefault(entity.value, 0)
         for page in self.source.export(entity, cursor, since=since):
             self.stop.check()
             records = _dedupe(page.records)
             self._stage(records, stream, page.cursor)
-            self.progress.advance(entity.value, len(records))
-        self.progress.finish(entity.value)
+            self.progress.advance(name, len(records))
+        self.progress.finish(name)
 
     # -- comments --------------------------------------------------------------------------
     def _changed_tickets(self) -> list[list[str]]:
@@ -135,7 +136,7 @@ class _Exporter:
         pending, cursor = self._open_pass()
         if not pending:
             return
-        name = "comments"
+        name = "export comments"
         self.progress.start(name, len(pending))
         for page in self.source.export(Entity.COMMENTS, cursor,
                                        ticket_ids=[tid for tid, _ in pending]):

@@ -80,7 +80,7 @@ class _Run:
         return None if sel is None else set(sel.get(step.entity, set()))
 
     def step(self, step: Step, report: StepReport) -> None:
-        name, only = step.entity.value, self.only(step)
+        name, only = f"load {step.entity.value}", self.only(step)
         report.planned = count_step_records(step, self.state, self.plan, only)
         self.progress.start(name, report.planned)
         self.resolver.refresh(step.needs)
@@ -130,11 +130,11 @@ class _Run:
                     digests[sid] = d
             elif dec.counted_as:
                 report.counts[dec.counted_as] += 1
-                self.progress.advance(entity.value)
+                self.progress.advance(f"load {entity.value}")
         if outcomes:
             self.state.record_outcomes(entity, outcomes, self.run_id)
             report.counts.update(o.outcome.value for o in outcomes)
-            self.progress.advance(entity.value, len(outcomes))
+            self.progress.advance(f"load {entity.value}", len(outcomes))
         return items
 
     def _item(self, entity: Entity, sid: str, rec: Any, recovering: bool,

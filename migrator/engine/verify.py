@@ -16,7 +16,7 @@ from typing import Any
 
 from migrator.engine.records import assemble_ticket, skip_reason
 from migrator.engine.resolve import Resolver
-from migrator.engine.steps import LOAD_ORDER
+from migrator.engine.steps import LOAD_ORDER, PLAN_ENTITIES
 from migrator.models import Entity, Outcome
 from migrator.progress import NullProgress, Progress
 from migrator.state import StateStore
@@ -77,13 +77,16 @@ def compare_ticket(expected: Any, actual: Any | None, *, timestamps: bool) -> li
     return problems
 
 
-def _entity_counts(state: StateStore) -> dict[str, dict[str, int]]:
+def _entity_counts(state: StateStore, plan: Any) -> dict[str, dict[str, int]]:
     outcomes = state.outcome_counts()
     staged = state.count_staged()
+    staged = staged if isinstance(staged, dict) else {}
     out = {}
     for e in LOAD_ORDER:
         o = outcomes.get(e.value, {})
-        out[e.value] = {"staged": staged.get(e.value, 0) if isinstance(staged, dict) else 0,
+        planned = (len(getattr(plan, PLAN_ENTITIES[e])) if e in PLAN_ENTITIES
+                   else staged.get(e.value, 0))
+        out[e.value] = {"staged": staged.get(e.value, 0), "planned": planned,
                         "present": sum(n for k, n in o.items() if k in PRESENT),
                         "skipped": o.get("skipped", 0), "failed": o.get("failed", 0)}
     return out
@@ -106,7 +109,7 @@ def verify(state: StateStore, target: Any, plan: Any, options: Any, *, out: Path
            in_flight: int = 4, progress: Progress | None = None) -> VerifyReport:
     """Compare every migrated ticket with the target; write ``out`` (verify.json) if given."""
     progress = progress or NullProgress()
-    report = VerifyReport(entities=_entity_counts(state))
+    report = VerifyReport(entities=_entity_counts(state, plan))
     resolver = Resolver(state, plan)
     resolver.refresh(LOAD_ORDER)
     timestamps = bool(target.capabilities.sets_timestamps)

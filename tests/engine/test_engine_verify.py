@@ -18,7 +18,8 @@ def test_verify_passes_after_a_full_run_and_writes_json(world, options):
     assert report.ok and len(report.tickets) == 6
     data = json.loads((workdir / "verify.json").read_text())
     assert data["ok"] is True and data["tickets_checked"] == 6
-    assert data["entities"]["tickets"] == {"staged": 6, "present": 6, "skipped": 0, "failed": 0}
+    assert data["entities"]["tickets"] == {"staged": 6, "planned": 6, "present": 6, "skipped": 0,
+                                           "failed": 0}
 
 
 def test_verify_finds_what_differs(world, options):
