@@ -29,7 +29,7 @@ from . import (freshdesk_agents, freshdesk_contacts, freshdesk_conversations, fr
                freshdesk_misc, freshdesk_search, freshdesk_tickets)
 from .common import SandboxKnobs
 from .freshdesk_api import ApiError, api_error_response
-from .freshdesk_cdn import serve_attachment
+from .freshdesk_cdn import serve_attachment, serve_inline
 from .freshdesk_guard import API_KEY, Guard, new_limiter
 from .freshdesk_store import FreshdeskStore, build_store
 
@@ -108,7 +108,8 @@ def create_app(company: Any | None = None, knobs: SandboxKnobs | None = None) ->
               Route("/_sandbox/counts", counts, methods=["GET"]),
               Route("/_sandbox/emails", emails, methods=["GET"]),
               Route("/_sandbox/reset", reset, methods=["POST"]),
-              Route("/_cdn/{att_id}/{name:path}", serve_attachment, methods=["GET"])]
+              Route("/_cdn/{att_id}/{name:path}", serve_attachment, methods=["GET"]),
+              Route("/inline/attachment", serve_inline, methods=["GET"])]
     for module in (freshdesk_tickets, freshdesk_conversations, freshdesk_search,
                    freshdesk_agents, freshdesk_contacts, freshdesk_groups, freshdesk_misc):
         routes += module.routes

@@ -7,12 +7,16 @@ than the API: the other loopback spelling (``127.0.0.1`` <-> ``localhost``) on t
 ``app.state.cdn_base`` when a separate server is set up. Like S3, a request that carries an
 ``Authorization`` header on top of the signature is refused (400), which makes a client that
 leaks its API key to the CDN visible in tests and in ``/_sandbox/stats``.
+
+Inline images are not in ``attachments``: bodies link them as ``<cdn>/inline/attachment?token=``
+URLs (gotcha 5), which a migration has to find in the HTML, download and rewrite.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -20,7 +24,12 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["cdn_base", "sign_url", "with_urls", "serve_attachment"]
+from .freshdesk_render import INLINE_PREFIX
+
+__all__ = ["cdn_base", "sign_url", "inline_url", "with_urls", "serve_attachment",
+           "serve_inline"]
+
+_INLINE = re.compile(re.escape(INLINE_PREFIX) + r"(\d+)")
 
 
 def cdn_base(request: Request) -> str:
@@ -49,13 +58,36 @@ def sign_url(request: Request, att_id: int, name: str) -> str:
             f"&Expires={expires_ms}&Signature={sig}")
 
 
+def inline_url(request: Request, att_id: int) -> str:
+    """The long-lived URL of an inline image, as bodies carry them (reference §7.5)."""
+    sig = _signature(request.app.state.cdn_secret, att_id, 0)
+    return f"{cdn_base(request)}/inline/attachment?token={att_id}.{sig}"
+
+
 def with_urls(request: Request, record: dict[str, Any]) -> dict[str, Any]:
-    """Fill ``attachment_url`` of every attachment in ``record`` (in place; returns it)."""
+    """Fill ``attachment_url`` of every attachment and inline image URLs in bodies (in place)."""
     for att in record.get("attachments") or []:
         att["attachment_url"] = sign_url(request, att["id"], att["name"])
+    for key in ("description", "body"):
+        if INLINE_PREFIX in (record.get(key) or ""):
+            record[key] = _INLINE.sub(lambda m: inline_url(request, int(m.group(1))),
+                                      record[key])
     for conv in record.get("conversations") or []:
         with_urls(request, conv)
     return record
+
+
+async def serve_inline(request: Request) -> Response:
+    """``GET /inline/attachment?token=<id>.<sig>``: inline images, no key, no expiry."""
+    att_id_text, _, sig = request.query_params.get("token", "").partition(".")
+    if not att_id_text.isdigit() or not hmac.compare_digest(
+            sig, _signature(request.app.state.cdn_secret, int(att_id_text), 0)):
+        return _xml(403, "AccessDenied", "Invalid token")
+    blob = request.app.state.store.blobs.get(int(att_id_text))
+    if blob is None:
+        return _xml(404, "NoSuchKey", "The specified key does not exist.")
+    request.app.state.cdn_stats["served"] += 1
+    return Response(blob.load(), media_type=blob.content_type)
 
 
 def _xml(status: int, code: str, message: str) -> Response:

@@ -16,7 +16,7 @@ from migrator.models import (Agent, Attachment, Comment, EndUser, Group, Organiz
                              SatisfactionRating, Ticket, TicketField, TimeEntry)
 
 __all__ = ["STATUS_CODES", "PRIORITY_CODES", "SOURCE_CODES", "SCOPE_CODES", "STATUS_LABELS",
-           "BUILTIN_ROLES", "Ref", "field_name", "text_of", "render_role", "render_agent",
+           "BUILTIN_ROLES", "INLINE_PREFIX", "Ref", "field_name", "text_of", "render_role", "render_agent",
            "render_contact", "render_company", "render_group", "render_product",
            "render_ticket_field", "default_ticket_fields", "render_ticket", "render_conversation",
            "render_attachment", "render_rating", "render_time_entry", "stats_of"]
@@ -46,6 +46,9 @@ ROLE_ALIASES = {"admin": "Administrator", "agent": "Agent", "supervisor": "Super
 _TAG = re.compile(r"<[^>]+>")
 DEFAULT_EPOCH = "2023-01-02T09:00:00Z"
 SUPPORT_EMAIL = "support@sandbox.freshdesk.com"
+# Inline image URLs depend on the host a client reached; stored with this prefix, rewritten
+# to ``<cdn>/inline/attachment?token=...`` in every response.
+INLINE_PREFIX = "sandbox-inline:"
 
 
 def field_name(title: str, key: str) -> str:

@@ -299,7 +299,8 @@ def _build_tickets(store: FreshdeskStore, company: Any, cf_names: dict[str, str]
         store.tickets[tid] = R.render_ticket(t, tid, store.ref, cf_names, cf_value, first,
                                              (t.type or "").title() or None)
         if first:
-            store.tickets[tid]["attachments"] = _attachments(store, first, attachment_bytes)
+            store.tickets[tid]["attachments"] = _attachments(store, first, attachment_bytes,
+                                                             store.tickets[tid], "description")
         store.conversations[tid] = [_conversation(store, t, tid, c, attachment_bytes)
                                     for c in comments[1:]]
 
@@ -310,11 +311,13 @@ def _conversation(store: FreshdeskStore, t: Ticket, tid: int, c: Comment,
     requester = store.user(store.tickets[tid]["requester_id"]) or {}
     conv = R.render_conversation(c, store.map_id("conversations", c.id), tid, uid,
                                  uid in store.agents, requester.get("email"))
-    conv["attachments"] = _attachments(store, c, attachment_bytes)
+    conv["attachments"] = _attachments(store, c, attachment_bytes, conv, "body")
     return conv
 
 
-def _attachments(store: FreshdeskStore, c: Comment, attachment_bytes: Callable | None) -> list:
+def _attachments(store: FreshdeskStore, c: Comment, attachment_bytes: Callable | None,
+                 record: dict, body_key: str) -> list:
+    """Register a comment's files; inline images live only in the HTML body (gotcha 5)."""
     out = []
     for att in c.attachments:
         aid = store.map_id("attachments", att.id)
@@ -322,6 +325,17 @@ def _attachments(store: FreshdeskStore, c: Comment, attachment_bytes: Callable |
         size = att.size if att.size is not None else len(load())
         store.blobs[aid] = Blob(att.file_name, att.content_type or "application/octet-stream",
                                 size, load)
+        if att.inline:
+            record[body_key] = _inline(record[body_key], att.id, aid, att.file_name)
+            continue
         out.append(R.render_attachment(att, aid, size, "", iso(c.created_at) or
                                        R.DEFAULT_EPOCH))
     return out
+
+
+def _inline(body: str, source_id: str, aid: int, name: str) -> str:
+    """Point an inline image at the sandbox's inline-attachment URL (host set per response)."""
+    url = f"{R.INLINE_PREFIX}{aid}"
+    if f"cid:{source_id}" in body:
+        return body.replace(f"cid:{source_id}", url)
+    return body + f'<img src="{url}" alt="{name}">'

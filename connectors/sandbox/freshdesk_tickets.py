@@ -97,7 +97,8 @@ async def list_tickets(request: Request) -> Response:
             and (company is None or t["company_id"] == company)]
     rows.sort(key=lambda t: (t.get(order_by) or (0 if order_by == "status" else ""), t["id"]),
               reverse=desc)
-    return A.page_response(request, rows, p, lambda t: list_row(store, t, includes))
+    return A.page_response(request, rows, p,
+                           lambda t: with_urls(request, list_row(store, t, includes)))
 
 
 def _requester_filter(store, q) -> int | None:

@@ -570,3 +570,27 @@ def test_accept_header_and_request_id_on_errors(sandbox):
     sent_as_text = client.post("/api/v2/contacts", content=b"name=x",
                                headers={"Content-Type": "text/plain"})
     assert sent_as_text.status_code == 415
+
+
+def test_inline_images_live_only_in_the_body(sandbox, company):
+    server, client = sandbox
+    source = next(c for c in company.comments if any(a.inline for a in c.attachments)
+                  and c.public)
+    inline = next(a for a in source.attachments if a.inline)
+    ticket = next(t for t in company.tickets if t.id == source.ticket_id)
+    params = {"updated_since": "1970-01-01", "per_page": 100}
+    if ticket.deleted or ticket.spam:
+        params["filter"] = "deleted" if ticket.deleted else "spam"
+    row = next(r for r in _walk(client, "/api/v2/tickets", params)
+               if r["subject"] == ticket.subject and r["created_at"] == ticket.created_at)
+    view = client.get(f"/api/v2/tickets/{row['id']}").json()
+    convs = _walk(client, f"/api/v2/tickets/{row['id']}/conversations", {})
+    bodies = [view["description"]] + [c["body"] for c in convs]
+    urls = [b.split('src="', 1)[1].split('"', 1)[0] for b in bodies
+            if "/inline/attachment?token=" in b]
+    assert urls and all(urlsplit(u).hostname != urlsplit(server.url).hostname for u in urls)
+    names = {a["name"] for a in view["attachments"]} | {
+        a["name"] for c in convs for a in c["attachments"]}
+    assert inline.file_name not in names
+    assert attachment_bytes(inline) in {httpx.get(u).content for u in urls}
+    assert httpx.get(urls[0].replace("token=", "token=1")).status_code == 403
