@@ -273,7 +273,13 @@ class ZendeskTarget:
             body = {"name": "Migration placeholder", "email": self.placeholder_email,
                     "role": "agent", "external_id": "migration-placeholder",
                     "skip_verify_email": True}
-            user = self.client.post_json("/api/v2/users/create_or_update", {"user": body})
+            try:
+                user = self.client.post_json("/api/v2/users/create_or_update", {"user": body})
+            except RecordError as exc:  # e.g. no agent seat left: an end user can author too
+                log.warning("zendesk target: placeholder agent refused (%s); using an end user",
+                            exc.message)
+                user = self.client.post_json("/api/v2/users/create_or_update",
+                                             {"user": {**body, "role": "end-user"}})
             self._placeholder_id = int(user["user"]["id"])
         return self._placeholder_id
 

@@ -269,3 +269,14 @@ def test_collect_of_a_submission_rebuilt_after_a_crash(target, router):
                                                                                 name="B"))]
     out = target.collect(Submission(Entity.END_USERS, items, job_id="J7"))
     assert [(o.source_id, o.target_id) for o in out] == [("u1", "40"), ("u2", "41")]
+
+
+def test_placeholder_falls_back_to_an_end_user_when_no_agent_seat(target, router):
+    answers = [httpx.Response(422, json={"error": "RecordInvalid", "description":
+                                         "Agent seats exhausted"}),
+               httpx.Response(201, json={"user": {"id": 66}})]
+    router.on("POST", "/api/v2/users/create_or_update", lambda r: answers.pop(0))
+    assert target.placeholder_id() == 66 and target.placeholder_id() == 66
+    sent = [router.body(r)["user"]["role"] for r in
+            router.calls("POST", "/api/v2/users/create_or_update")]
+    assert sent == ["agent", "end-user"]
