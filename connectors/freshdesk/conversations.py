@@ -23,7 +23,7 @@ from migrator.errors import ConfigError, RecordError
 from migrator.http import HttpClient
 from migrator.models import Attachment, Comment
 
-from connectors.freshdesk.client import API, attachment_dir, iter_pages
+from connectors.freshdesk.client import API, iter_pages
 from connectors.freshdesk.parse import parse_attachment, parse_conversation, parse_description
 
 __all__ = ["ConversationFetcher", "safe_name"]
@@ -45,6 +45,7 @@ class ConversationFetcher:
         self.client = client
         self.workdir = workdir
         self.attachments = attachments
+        self.refreshers: dict[str, Callable[[], dict[str, Attachment]]] = {}
 
     def list(self, ticket_id: str) -> list[dict[str, Any]]:
         """Every conversation of one ticket (all pages); a missing ticket gives none."""
@@ -97,32 +98,44 @@ class ConversationFetcher:
         return {str(a["id"]): parse_attachment(a) for a in data.get("attachments") or []}
 
     def fetch_files(self, comment: Comment, refresh: Callable[[], dict[str, Attachment]]) -> None:
-        """Download every attachment of ``comment``; on an expired URL, refresh once and retry."""
-        fresh: dict[str, Attachment] | None = None
-        for att in comment.attachments:
-            try:
-                self.download(att)
-            except (RecordError, ConfigError) as exc:  # 403/404 from an expired signed URL
-                fresh = fresh if fresh is not None else refresh()
-                renewed = fresh.get(att.id)
-                if renewed is None or not renewed.url:
-                    raise RecordError(
-                        f"Freshdesk: attachment {att.id} of comment {comment.id} (ticket "
-                        f"{comment.ticket_id}) could not be downloaded and is gone: {exc.message}",
-                    ) from None
-                log.info("attachment %s: URL expired, downloading from a fresh one", att.id)
-                att.url = renewed.url
-                self.download(att)
+        """Download every attachment of ``comment``; on an expired URL, refresh once and retry.
 
-    def download(self, att: Attachment) -> int:
-        """Stream one attachment to ``attachments/freshdesk/<id>/<name>``; set path/size/sha."""
-        rel = Path("attachments") / "freshdesk" / att.id / safe_name(att.file_name)
-        dest = self.workdir / rel
+        A file that still cannot be fetched keeps ``local_path`` unset (the engine reports it)
+        rather than stopping the export.
+        """
+        for att in comment.attachments:
+            self.refreshers[att.id] = refresh
+            try:
+                self.download_fresh(att, self.workdir / _rel(att))
+            except (RecordError, ConfigError) as exc:
+                log.warning("attachment %s of comment %s (ticket %s) not downloaded: %s",
+                            att.id, comment.id, comment.ticket_id, exc.message)
+
+    def download_fresh(self, att: Attachment, dest: Path) -> int:
+        """Download ``att`` to ``dest``; a refused (expired) URL is renewed once and retried."""
+        try:
+            return self._download(att, dest)
+        except (RecordError, ConfigError):  # 403/404 from an expired signed URL (gotcha 5)
+            refresh = self.refreshers.get(att.id)
+            renewed = refresh().get(att.id) if refresh else None
+            if renewed is None or not renewed.url:
+                raise
+            log.info("attachment %s: URL expired, downloading from a fresh one", att.id)
+            att.url = renewed.url
+            return self._download(att, dest)
+
+    def _download(self, att: Attachment, dest: Path) -> int:
         if not att.url:
             raise RecordError(f"Freshdesk: attachment {att.id} has no URL")
         size = self.client.download(att.url, dest)
-        att.local_path, att.size, att.sha256 = str(rel), size, _sha256(dest)
+        if dest == self.workdir / _rel(att):
+            att.local_path, att.size, att.sha256 = _rel(att).as_posix(), size, _sha256(dest)
         return size
+
+
+def _rel(att: Attachment) -> Path:
+    """``attachments/freshdesk/<id>/<name>`` (relative to the workdir)."""
+    return Path("attachments") / "freshdesk" / att.id / safe_name(att.file_name)
 
 
 def _sha256(path: Path) -> str:
@@ -131,10 +144,3 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 16), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def ensure_dir(workdir: Path) -> Path:
-    """The attachments folder, created."""
-    path = attachment_dir(workdir)
-    path.mkdir(parents=True, exist_ok=True)
-    return path

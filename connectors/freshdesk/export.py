@@ -107,10 +107,9 @@ class FreshdeskSource:
         return self._comments(cursor, ticket_ids)
 
     def download(self, attachment: Attachment, dest: Path) -> int:
-        """Stream one attachment to ``dest`` (no credentials to a foreign host)."""
-        if not attachment.url:
-            raise ConfigError(f"Freshdesk attachment {attachment.id} has no URL")
-        return self.client.download(attachment.url, dest)
+        """Stream one attachment to ``dest`` (no credentials to a foreign host); an expired URL
+        seen in this process is renewed by re-reading its conversation."""
+        return self.fetcher.download_fresh(attachment, dest)
 
     def stats(self) -> dict[str, dict]:
         """Request counters per bucket."""

@@ -63,7 +63,8 @@ class TicketWalk:
         data = json.loads(cursor)
         if data.get("phase") == "done":
             begin = data.get("max") or data.get("start") or start
-            return cls(phases=phases, phase=phases[0], since=begin, start=begin, max=data.get("max"))
+            return cls(phases=phases, phase=phases[0], since=begin, start=begin,
+                       max=data.get("max"))
         return cls(phases=data.get("phases") or phases, phase=data["phase"], since=data["since"],
                    page=int(data["page"]), boundary=list(data.get("boundary") or []),
                    start=data.get("start") or start, max=data.get("max"))

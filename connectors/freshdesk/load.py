@@ -12,10 +12,10 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from migrator.config import EndpointConfig, Options
-from migrator.errors import ConfigError, MigratorError, RecordError
+from migrator.errors import MigratorError, RecordError
 from migrator.http import HttpClient
 from migrator.models import Entity, Outcome, TicketField
 from migrator.state import RecordOutcome

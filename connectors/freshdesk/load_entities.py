@@ -7,8 +7,7 @@ kept with Freshdesk's reason and the batch goes on.
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator, Sequence
-from urllib.parse import quote
+from typing import Any, Sequence
 
 from migrator.errors import ConfigError, RecordError
 from migrator.http import HttpClient

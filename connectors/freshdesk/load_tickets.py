@@ -61,7 +61,7 @@ def record_error_reason(exc: RecordError) -> str:
 
 def plan_files(ticket: Ticket, base: Path | None,
                limit: int = R.MAX_TICKET_BYTES) -> tuple[Planned, list[tuple[str, str, int]]]:
-    """Which files fit the per-ticket budget, in comment order; the rest as (comment, name, size)."""
+    """Files that fit the per-ticket budget, in comment order; the rest as (comment, name, size)."""
     used, planned, left = 0, {}, []
     for comment in ticket.comments:
         for att in comment.attachments:
@@ -107,7 +107,8 @@ class TicketLoader:
                 self.client.post_json(f"{API}/tickets/{target_id}/notes",
                                       R.render_leftover_note(ticket.id, left))
         except RecordError as exc:
-            where = f" (ticket {target_id} was created; run again to complete it)" if target_id else ""
+            where = (f" (ticket {target_id} was created; run again to complete it)"
+                     if target_id else "")
             return RecordOutcome(item.source_id, Outcome.FAILED, target_id,
                                  record_error_reason(exc) + where)
         return self._outcome(item, target_id, left, type_note)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 from datetime import datetime, timezone
 
-import httpx
 import pytest
 
 from connectors.base import LoadItem

@@ -12,7 +12,7 @@ import pytest
 from connectors.freshdesk.client import choose_budgets, next_link
 from connectors.freshdesk.export_tickets import TicketWalk
 from migrator.errors import ConfigError
-from migrator.models import Comment, Entity, Ticket
+from migrator.models import Entity, Ticket
 
 BASE = "https://acme.freshdesk.com"
 
@@ -312,3 +312,16 @@ def test_config_errors_say_what_to_fix(fd_cfg, tmp_path, cfg, message) -> None:
         return
     with pytest.raises(ConfigError, match=message):
         make_source(changed, workdir=tmp_path, options=Options())
+
+
+def test_a_file_that_stays_unavailable_does_not_stop_the_export(httpx_mock, source) -> None:
+    url = "https://cdn.test/gone?sig=1"
+    att = {"id": 90, "name": "gone.bin", "size": 3, "attachment_url": url}
+    httpx_mock.add_response(url=f"{BASE}/api/v2/tickets/4?include=conversations",
+                            json=_view(4, [_conv(41, attachments=[att])]))
+    httpx_mock.add_response(url=url, status_code=404, text="<Error>NoSuchKey</Error>")
+    httpx_mock.add_response(url=f"{BASE}/api/v2/tickets/4/conversations?per_page=100",
+                            json=[_conv(41, attachments=[])])
+    comments = next(source.export(Entity.COMMENTS, ticket_ids=["4"])).records
+    assert [c.id for c in comments] == ["desc-4", "41"]
+    assert comments[1].attachments[0].local_path is None  # left for the engine to report
