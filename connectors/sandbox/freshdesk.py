@@ -65,13 +65,17 @@ def _fill(app: Starlette) -> None:
     state.me = _owner(state.store)
     state.limiter = new_limiter(state.knobs)
     state.requests = Counter()
+    state.credits = Counter()
     state.cdn_stats = Counter(served=0, expired=0, bad_signature=0, auth_header=0)
 
 
 async def stats(request: Request) -> Response:
-    """Per bucket ok/throttled, injected faults, requests per route, CDN outcomes."""
+    """Per bucket ok/throttled/credits, injected faults, requests per route, CDN outcomes."""
     state = request.app.state
-    return JSONResponse({"buckets": state.limiter.stats(), "faults": dict(state.knobs.faults.counts),
+    buckets = state.limiter.stats()
+    for name, row in buckets.items():
+        row["credits"] = state.credits[name]
+    return JSONResponse({"buckets": buckets, "faults": dict(state.knobs.faults.counts),
                          "requests": dict(state.requests), "cdn": dict(state.cdn_stats),
                          "emails": len(state.store.emails)})
 

@@ -152,6 +152,8 @@ class Guard:
             await send(start)
             return await send(body)
         rate = self._rate_headers(cost)
+        for name in buckets:  # credits, not calls: what a budget-use report needs
+            self.state.credits[name] += cost
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":

@@ -177,6 +177,17 @@ def test_include_costs_credits_in_the_header(sandbox):
     assert view.headers[used] == "2" and len(view.json()["conversations"]) <= 10
 
 
+def test_stats_count_credits_per_bucket(fresh):
+    _, client = fresh()
+    client.get("/api/v2/tickets", params={"include": "stats,description"})
+    client.get("/api/v2/tickets")
+    client.get("/api/v2/contacts")
+    buckets = client.get("/_sandbox/stats").json()["buckets"]
+    assert buckets["tickets_list"]["credits"] == 5 + 1
+    assert buckets["contacts_list"]["credits"] == 1
+    assert buckets["account"]["credits"] == 7 and buckets["account"]["ok"] == 3
+
+
 def test_small_window_answers_429_with_exact_retry_after(fresh):
     _, client = fresh(limits={"account": 3}, window=1.0)
     started = time.monotonic()
