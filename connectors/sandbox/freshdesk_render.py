@@ -16,10 +16,11 @@ from migrator.models import (Agent, Attachment, Comment, EndUser, Group, Organiz
                              SatisfactionRating, Ticket, TicketField, TimeEntry)
 
 __all__ = ["STATUS_CODES", "PRIORITY_CODES", "SOURCE_CODES", "SCOPE_CODES", "STATUS_LABELS",
-           "BUILTIN_ROLES", "INLINE_PREFIX", "Ref", "field_name", "text_of", "render_role", "render_agent",
-           "render_contact", "render_company", "render_group", "render_product",
-           "render_ticket_field", "default_ticket_fields", "render_ticket", "render_conversation",
-           "render_attachment", "render_rating", "render_time_entry", "stats_of"]
+           "BUILTIN_ROLES", "INLINE_PREFIX", "Ref", "field_name", "text_of", "html_of", "hhmm",
+           "render_role", "render_agent", "render_contact", "render_company", "render_group",
+           "render_product", "render_ticket_field", "default_ticket_fields", "render_ticket",
+           "render_conversation", "render_attachment", "render_rating", "render_time_entry",
+           "stats_of"]
 
 Ref = Callable[[str, "str | None"], "int | None"]
 
