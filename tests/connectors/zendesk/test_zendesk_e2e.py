@@ -181,3 +181,26 @@ def test_job_cap_keeps_the_sandbox_queue_from_refusing(tmp_path):
         stats = httpx.get(dst.url + "/_sandbox/stats").json()
         assert stats["jobs"]["rejected"] == 0 and stats["jobs"]["total"] == 5
         target.close()
+
+
+def test_injected_429_and_503_are_retried_without_loss(tmp_path):
+    run = pytest.importorskip("connectors.sandbox.run")
+    from connectors.sandbox.common import Faults
+    faults = {"rate_429": 0.04, "rate_503": 0.04, "seed": 3}
+    with run.start_sandbox("zendesk", tickets=8, faults=Faults(**faults)) as src, \
+            run.start_sandbox("zendesk", tickets=8, empty=True, faults=Faults(**faults)) as dst:
+        options = Options(max_in_flight=4)
+        source = zendesk.make_source(_cfg(src.url), workdir=tmp_path, options=options)
+        target = zendesk.make_target(_cfg(dst.url), workdir=tmp_path, options=options)
+        target.jobs.poll_interval = 0.05
+        staged, comments = _export(source, tmp_path)
+        engine = _MiniEngine(target)
+        _load(engine, staged, comments)
+        assert len(engine.ids[Entity.TICKETS]) == 8
+        throttled = source.stats()["account"]["throttled"] + target.stats()["account"]["throttled"]
+        assert throttled > 0, "the faults were injected and retried"
+        for sid, tid in engine.ids[Entity.TICKETS].items():
+            got = target.fetch(Entity.TICKETS, tid)
+            assert len(got.comments) == len([c for c in comments if c.ticket_id == sid])
+        source.close()
+        target.close()
