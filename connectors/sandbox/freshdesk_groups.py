@@ -134,11 +134,25 @@ async def delete_group(request: Request) -> Response:
     return A.no_content()
 
 
+def _live_choices(store, field: dict) -> dict:
+    """Group, agent and product fields list the account's current names -> ids."""
+    out = A.public(field)
+    if field["type"] == "default_group":
+        out["choices"] = {g["name"]: g["id"] for g in store.groups.values()}
+    elif field["type"] == "default_agent":
+        out["choices"] = {a["contact"]["name"]: a["id"] for a in store.agents.values()}
+    elif field["type"] == "default_product":
+        out["choices"] = {p["name"]: p["id"] for p in store.products.values()}
+    return out
+
+
 async def list_fields(request: Request) -> Response:
     """``GET /api/v2/ticket_fields`` (and the admin twin), optionally ``?type=``."""
-    rows = sorted(request.app.state.store.ticket_fields.values(), key=lambda f: f["position"])
+    store = request.app.state.store
+    rows = sorted(store.ticket_fields.values(), key=lambda f: f["position"])
     wanted = request.query_params.get("type")
-    return A.json_response([A.public(f) for f in rows if not wanted or f["type"] == wanted])
+    return A.json_response([_live_choices(store, f) for f in rows
+                            if not wanted or f["type"] == wanted])
 
 
 def _field(request: Request) -> dict:

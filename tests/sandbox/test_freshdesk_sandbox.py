@@ -504,6 +504,9 @@ def test_codes_follow_the_documented_tables(sandbox, company):
         (s, codes[st]) for s, st in by_subject_status}
     fields = {f["name"]: f for f in client.get("/api/v2/ticket_fields").json()}
     assert fields["status"]["choices"]["2"][0] == "Open"
+    assert set(fields["group"]["choices"]) == {g.name for g in company.groups if not g.deleted}
+    assert fields["cf_product_line"]["choices"] == [
+        o.label for f in company.ticket_fields if f.title == "Product line" for o in f.options]
     assert all(k.startswith("cf_") for k in rows[0]["custom_fields"])
 
 
