@@ -76,6 +76,11 @@ class Lookups:
         """A ticket's custom field key (target id, title or source key) -> target field id."""
         return {k: int(f["id"]) for k, f in self.fields().items()}
 
+    def tag_fields(self) -> frozenset[int]:
+        """Ids of drop-down and multi-select fields (their values are option tags)."""
+        return frozenset(int(f["id"]) for f in self.fields().values()
+                         if f.get("type") in ("tagger", "multiselect"))
+
     def ensure_field(self, field: TicketField, source_id: str) -> RecordOutcome:
         """Reuse a field by title (adding missing options) or create it."""
         fields = self.fields()
@@ -102,12 +107,12 @@ class Lookups:
         have = {str(o.get("value")) for o in found.get("custom_field_options") or []}
         added = 0
         for option in field.options:
-            if option.value in have:
+            if render.tagify(option.value) in have:
                 continue
             self.client.post_json(f"/api/v2/ticket_fields/{found['id']}/options",
                                   {"custom_field_option": render.render_field_option(
                                       option.label, option.value)})
-            found.setdefault("custom_field_options", []).append({"value": option.value,
-                                                                 "name": option.label})
+            found.setdefault("custom_field_options", []).append(
+                {"value": render.tagify(option.value), "name": option.label})
             added += 1
         return added

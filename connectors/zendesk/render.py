@@ -7,6 +7,7 @@ them as integers. Bodies validate against the official OAS request schemas (test
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable
 
 from migrator.models import (
@@ -77,9 +78,14 @@ def render_membership(m: Membership) -> dict[str, Any]:
     return body
 
 
+def tagify(value: Any) -> str:
+    """A value as a Zendesk tag: lower case, no spaces (option values are tags, §4.9)."""
+    return re.sub(r"[^\w\-:/.]+", "_", str(value).strip().lower()).strip("_") or "_"
+
+
 def render_field_option(label: str, value: str) -> dict[str, Any]:
-    """A drop-down option; ``value`` is the tag Zendesk stores on tickets."""
-    return {"name": label or value, "value": value}
+    """A drop-down option; its ``value`` is the tag Zendesk stores on tickets."""
+    return {"name": label or str(value), "value": tagify(value)}
 
 
 def render_ticket_field(field: TicketField) -> dict[str, Any]:
@@ -113,7 +119,8 @@ def render_comment(c: Comment, *, author_id: int, uploads: Iterable[str] = ()
 
 def render_ticket(t: Ticket, source_id: str, *, placeholder_id: int | None,
                   field_ids: dict[str, int], uploads: dict[str, list[str]],
-                  tags: Iterable[str] = ()) -> tuple[dict[str, Any], list[str]]:
+                  tags: Iterable[str] = (), tag_fields: frozenset[int] = frozenset(),
+                  ) -> tuple[dict[str, Any], list[str]]:
     """A ticket for the Ticket Import API, with every comment inline.
 
     Returns the body and notes on what had to change (placeholder authors, unknown fields).
@@ -139,7 +146,9 @@ def render_ticket(t: Ticket, source_id: str, *, placeholder_id: int | None,
     elif placeholder_id is not None:
         body["requester_id"] = placeholder_id
         notes.append("requester unknown in the target: placeholder user used")
-    body["custom_fields"], missing = _fields(t.custom_fields, field_ids)
+    if t.status not in STATUSES:
+        notes.append(f"status {t.status!r} is not a Zendesk status: imported as open")
+    body["custom_fields"], missing = _fields(t.custom_fields, field_ids, tag_fields)
     if missing:
         notes.append("custom fields not in the target, dropped: " + ", ".join(sorted(missing)))
     body["comments"] = []
@@ -162,13 +171,15 @@ def _status(status: str | None) -> str:
     return status if status in STATUSES else "open"
 
 
-def _fields(values: dict[str, Any], field_ids: dict[str, int]
+def _fields(values: dict[str, Any], field_ids: dict[str, int], tag_fields: frozenset[int]
             ) -> tuple[list[dict[str, Any]], set[str]]:
     out, missing = [], set()
     for key, value in values.items():
         fid = field_ids.get(str(key)) or field_ids.get(str(key).strip().lower())
         if fid is None:
             missing.add(str(key))
-        elif value is not None:
+        elif value is not None and value != []:
+            if fid in tag_fields:  # drop-downs and multi-selects hold option tags
+                value = [tagify(v) for v in value] if isinstance(value, list) else tagify(value)
             out.append({"id": fid, "value": value})
     return out, missing

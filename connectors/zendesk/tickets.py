@@ -39,6 +39,7 @@ def prepare_tickets(target: "ZendeskTarget", items: list["LoadItem"]
     recovering = [i.source_id for i in items if i.recovering]
     known = admin.reconcile(target.client, "tickets", recovering) if recovering else {}
     field_ids = target.lookups.field_ids()
+    tag_fields = target.lookups.tag_fields()
     for i, item in enumerate(items):
         if item.source_id in known:
             pre[i] = RecordOutcome(item.source_id, Outcome.REUSED, target_id=known[item.source_id],
@@ -51,7 +52,7 @@ def prepare_tickets(target: "ZendeskTarget", items: list["LoadItem"]
             max_bytes=target.capabilities.max_attachment_bytes)
         bodies[i], render_notes = render.render_ticket(
             ticket, item.source_id, placeholder_id=placeholder, field_ids=field_ids,
-            uploads=tokens, tags=target.options.tags)
+            uploads=tokens, tags=target.options.tags, tag_fields=tag_fields)
         if upload_notes or render_notes:
             notes[i] = upload_notes + render_notes
     return pre, bodies, notes

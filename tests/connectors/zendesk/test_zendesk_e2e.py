@@ -15,6 +15,7 @@ import pytest
 
 import connectors.zendesk as zendesk
 from connectors.base import LoadItem
+from connectors.zendesk.render import tagify
 from migrator.config import EndpointConfig, Options
 from migrator.models import Entity, Outcome
 
@@ -202,5 +203,46 @@ def test_injected_429_and_503_are_retried_without_loss(tmp_path):
         for sid, tid in engine.ids[Entity.TICKETS].items():
             got = target.fetch(Entity.TICKETS, tid)
             assert len(got.comments) == len([c for c in comments if c.ticket_id == sid])
+        source.close()
+        target.close()
+
+
+def test_freshdesk_to_zendesk_keeps_tickets_comments_attachments(tmp_path):
+    run = pytest.importorskip("connectors.sandbox.run")
+    freshdesk = pytest.importorskip("connectors.freshdesk")
+    with run.start_sandbox("freshdesk", tickets=8) as src, \
+            run.start_sandbox("zendesk", tickets=8, empty=True) as dst:
+        fd_cfg = EndpointConfig(type="freshdesk", base_url=src.url, api_key="literal:sandbox-key")
+        source = freshdesk.make_source(fd_cfg, workdir=tmp_path, options=Options())
+        target = zendesk.make_target(_cfg(dst.url), workdir=tmp_path, options=Options())
+        target.jobs.poll_interval = 0.05
+        staged = {e: {r.id: r for p in source.export(e) for r in p.records} for e in EXPORTED}
+        ids = sorted(staged[Entity.TICKETS])
+        comments = list({c.id: c for p in source.export(Entity.COMMENTS, ticket_ids=ids)
+                         for c in p.records}.values())
+        assert any(c.attachments for c in comments)
+        engine = _MiniEngine(target)
+        _load(engine, staged, comments)
+        fields = target.lookups.fields()
+        dropdowns = [f.key for f in staged[Entity.TICKET_FIELDS].values() if f.type == "dropdown"]
+        checked = 0
+        for sid, ticket in staged[Entity.TICKETS].items():
+            got = target.fetch(Entity.TICKETS, engine.ids[Entity.TICKETS][sid])
+            assert got.created_at == ticket.created_at and got.external_id == sid
+            want = sorted((c for c in comments if c.ticket_id == sid),
+                          key=lambda c: (c.created_at, c.id))
+            assert [(c.created_at, c.public) for c in got.comments] == \
+                [(c.created_at, c.public) for c in want]
+            assert [[a.size for a in c.attachments] for c in got.comments] == \
+                [[a.size for a in c.attachments] for c in want]
+            for key in dropdowns:  # drop-down values arrive as the option tags Zendesk keeps
+                if ticket.custom_fields.get(key) is None:
+                    continue
+                field = fields[key]
+                value = got.custom_fields[str(field["id"])]
+                assert value == tagify(ticket.custom_fields[key])
+                assert value in {o["value"] for o in field["custom_field_options"]}
+                checked += 1
+        assert checked
         source.close()
         target.close()
