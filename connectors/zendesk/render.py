@@ -130,7 +130,7 @@ def render_ticket(t: Ticket, source_id: str, *, placeholder_id: int | None,
     body: dict[str, Any] = {
         "subject": t.subject or "(no subject)", "status": _status(t.status),
         "priority": t.priority if t.priority in ("low", "normal", "high", "urgent") else None,
-        "type": t.type if t.type in TICKET_TYPES else None,
+        "type": (t.type or "").lower() if (t.type or "").lower() in TICKET_TYPES else None,
         "assignee_id": zid(t.assignee_id), "group_id": zid(t.group_id),
         "organization_id": zid(t.organization_id), "external_id": source_id,
         "tags": sorted(set(t.tags) | set(tags)) or None,
@@ -146,6 +146,8 @@ def render_ticket(t: Ticket, source_id: str, *, placeholder_id: int | None,
     elif placeholder_id is not None:
         body["requester_id"] = placeholder_id
         notes.append("requester unknown in the target: placeholder user used")
+    if t.type and body["type"] is None:
+        notes.append(f"type {t.type!r} is not a Zendesk ticket type: left empty")
     if t.status not in STATUSES:
         notes.append(f"status {t.status!r} is not a Zendesk status: imported as open")
     body["custom_fields"], missing = _fields(t.custom_fields, field_ids, tag_fields)

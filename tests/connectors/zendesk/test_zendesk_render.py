@@ -14,6 +14,7 @@ def test_tagify_makes_option_tags_and_is_idempotent():
 
 def test_ticket_with_custom_status_dropdown_and_unknown_field():
     t = Ticket(id="9", subject="s", status="Waiting on Third Party", requester_id="4",
+               type="Feature Request",
                custom_fields={"Product": "Mobile App", "Tags": ["A b", "c"], "Gone": 1},
                comments=[Comment(id="1", ticket_id="9", author_id="4", body="   ")])
     body, notes = render.render_ticket(t, "9", placeholder_id=None,
@@ -25,6 +26,10 @@ def test_ticket_with_custom_status_dropdown_and_unknown_field():
     assert body["comments"][0]["body"] == render.EMPTY_BODY
     assert any("Waiting on Third Party" in n for n in notes)
     assert any("Gone" in n for n in notes)
+    assert "type" not in body and any("Feature Request" in n for n in notes)
+    assert render.render_ticket(Ticket(id="1", subject="s", type="Incident"), "1",
+                                placeholder_id=None, field_ids={}, uploads={})[0]["type"] == \
+        "incident"
     assert "solved_at" not in body and body["external_id"] == "9"
 
 
