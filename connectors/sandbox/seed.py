@@ -14,7 +14,6 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from faker import Faker
 
@@ -162,6 +161,3 @@ def _png(key: str, size: int) -> bytes:
                                        .encode()[:pad])
     return head + text + idat + end
 
-
-def _jsonable(value: Any) -> Any:  # kept for callers that dump the company (debugging)
-    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value

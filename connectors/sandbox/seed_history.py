@@ -7,6 +7,7 @@ ticket shell into a list of steps and writes those steps as comments, events, ra
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from migrator.models import Attachment, Comment, SatisfactionRating, TicketEvent, TimeEntry, iso
@@ -24,12 +25,24 @@ _ATTACH_KINDS = {"png": ("screenshot-{n}.png", "image/png", (8_000, 200_000)),
                  "inline": ("image-{n}.png", "image/png", (1_500, 12_000))}
 
 
+@dataclass
+class _Step:
+    """One thing that happens to a ticket."""
+
+    gap: float  # minutes after the previous step
+    author: str | None
+    kind: str  # comment | note | event
+    public: bool = True
+    text: str = ""
+    events: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    attach: str | None = None  # png | txt | pdf | inline
+
+
 class StoryMixin:
     """Steps of a ticket's life and how they become records."""
 
     # -- building the steps -------------------------------------------------------------------
     def _steps(self, spec, ticket, issue: str, group: str, german: bool) -> list:
-        from .seed_tickets import _Step
         rng, req = self.rng, spec.requester.id
         state = {"status": None, "group_id": None, "assignee_id": None, "priority": None}
         first = _Step(0, req, "comment", text=self._body(spec, ticket, german),
@@ -72,7 +85,6 @@ class StoryMixin:
         return kind if self.rng.random() < share else None
 
     def _escalation(self, spec, state, issue, agent, german, priority) -> list:
-        from .seed_tickets import _Step
         rng = self.rng
         target = TECH_GROUP if issue in _ESCALATE_TECH else TIER2_GROUP
         pool = self._pool(target, spec.created, ("tech",) if target == TECH_GROUP else ("l2",))
@@ -91,7 +103,6 @@ class StoryMixin:
         return [note, answer]
 
     def _round(self, spec, state, german) -> list:
-        from .seed_tickets import _Step
         rng = self.rng
         ask = _Step(rng.uniform(60, 2880), spec.requester.id, "comment",
                     text=self._follow_up(german), attach=self._maybe(0.2, "png"))
@@ -110,7 +121,6 @@ class StoryMixin:
         return [ask, answer]
 
     def _ending(self, spec, state, german) -> list:
-        from .seed_tickets import _Step
         rng, final = self.rng, spec.status
         agent = self._agents[state["assignee_id"]]
         if final in ("open", "pending") or final == "hold":
@@ -178,7 +188,6 @@ class StoryMixin:
             self._maybe_rating(ticket)
 
     def _spam_step(self, spec):
-        from .seed_tickets import _Step
         step = _Step(0, spec.requester.id, "comment", text=self._body(spec, None, False))
         step.events = [("status", None, "new")]
         return step

@@ -8,7 +8,7 @@ every timestamp is ordered and in the past.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -38,17 +38,6 @@ class TicketSpec:
     created: datetime
     requester: EndUser
     kind: str = "normal"  # normal | deleted | spam
-
-
-@dataclass
-class _Step:
-    gap: float  # minutes after the previous step
-    author: str | None
-    kind: str  # comment | note | event
-    public: bool = True
-    text: str = ""
-    events: list[tuple[str, str | None, str | None]] = field(default_factory=list)
-    attach: str | None = None  # png | txt | pdf | inline
 
 
 def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
