@@ -7,19 +7,20 @@ become the placeholder agent (reported), recovering items are looked up by exter
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from connectors.zendesk import admin, render
 from connectors.zendesk.uploads import upload_ticket_attachments
 from migrator.errors import RecordError
-from migrator.models import Outcome, Ticket
+from migrator.models import Entity, Outcome, Ticket
 from migrator.state import RecordOutcome
 
 if TYPE_CHECKING:
     from connectors.base import LoadItem
     from connectors.zendesk.load import ZendeskTarget
 
-__all__ = ["prepare_tickets", "import_one", "needs_placeholder"]
+__all__ = ["prepare_tickets", "import_one", "needs_placeholder", "complete_ticket"]
 
 COLLISION_RETRIES = 5
 
@@ -42,8 +43,7 @@ def prepare_tickets(target: "ZendeskTarget", items: list["LoadItem"]
     tag_fields = target.lookups.tag_fields()
     for i, item in enumerate(items):
         if item.source_id in known:
-            pre[i] = RecordOutcome(item.source_id, Outcome.REUSED, target_id=known[item.source_id],
-                                   reason="imported by an earlier attempt (found by external_id)")
+            pre[i] = complete_ticket(target, item, known[item.source_id])
             continue
         ticket: Ticket = item.record
         placeholder = target.placeholder_id() if needs_placeholder(ticket) else None
@@ -73,3 +73,48 @@ def import_one(target: "ZendeskTarget", source_id: str, body: dict[str, Any],
         return RecordOutcome(source_id, Outcome.CREATED, target_id=str(created["ticket"]["id"]),
                              reason="; ".join(notes) if notes else None)
     raise AssertionError("unreachable")
+
+
+def complete_ticket(target: "ZendeskTarget", item: "LoadItem", target_id: str) -> RecordOutcome:
+    """A ticket an earlier attempt (or run) imported: append the comments it lacks.
+
+    The Import API only creates tickets, so missing comments (a crash between attempts, or new
+    comments in a delta) are added with ``PUT /tickets/{id}``; Zendesk dates them now. Closed
+    tickets cannot be updated at all (reference §7.4): the loss is reported.
+    """
+    ticket: Ticket = item.record
+    current = admin.fetch(target.client, Entity.TICKETS, target_id)
+    if current is None:  # deleted in between: nothing to complete
+        return RecordOutcome(item.source_id, Outcome.FAILED, target_id=target_id,
+                             reason=f"ticket {target_id} found by external_id is gone")
+    have = [(c.created_at, c.public) for c in current.comments]
+    missing = []
+    for c in sorted(ticket.comments, key=lambda c: (c.created_at or "", c.id)):
+        if (c.created_at, c.public) in have:
+            have.remove((c.created_at, c.public))
+        else:
+            missing.append(c)
+    if not missing:
+        return RecordOutcome(item.source_id, Outcome.UNCHANGED, target_id=target_id)
+    if current.status == "closed":
+        return RecordOutcome(item.source_id, Outcome.UNCHANGED, target_id=target_id, reason=(
+            f"closed in Zendesk: {len(missing)} newer comments cannot be added"))
+    partial = dataclasses.replace(ticket, comments=missing)
+    tokens, notes = upload_ticket_attachments(
+        target.client, partial, roots=[item.attachments_dir, target.workdir],
+        max_bytes=target.capabilities.max_attachment_bytes)
+    placeholder = target.placeholder_id() if any(c.author_id is None for c in missing) else None
+    for c in missing:
+        comment = render.render_comment(c, author_id=render.zid(c.author_id) or placeholder,
+                                        uploads=tokens.get(c.id, ()))
+        comment.pop("created_at", None)  # not settable on an update
+        try:
+            target.client.request("PUT", f"/api/v2/tickets/{target_id}",
+                                  json={"ticket": {"comment": comment}})
+        except RecordError as exc:
+            return RecordOutcome(item.source_id, Outcome.FAILED, target_id=target_id,
+                                 reason=f"appending comment {c.id}: {admin.reason_of(exc)}")
+    notes.append(f"{len(missing)} comments appended to the existing ticket (dated now: "
+                 "Zendesk cannot backdate comments on an existing ticket)")
+    return RecordOutcome(item.source_id, Outcome.UPDATED, target_id=target_id,
+                         reason="; ".join(notes))

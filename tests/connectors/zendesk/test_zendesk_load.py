@@ -211,13 +211,43 @@ def test_reconcile_by_external_id(target, router):
     assert router.calls("GET", "/api/v2/users/show_many")[0].url.params["external_ids"] == "u1,u2"
 
 
-def test_recovering_ticket_found_by_external_id_is_not_sent_again(target, router):
+def _existing(router, tid, status, comments):
     router.on("GET", "/api/v2/ticket_fields", {"ticket_fields": [], "meta": {"has_more": False}})
-    router.on("GET", "/api/v2/tickets", {"tickets": [{"id": 3, "external_id": "t1"}]})
+    router.on("GET", "/api/v2/tickets", {"tickets": [{"id": tid, "external_id": "t1"}]})
+    router.on("GET", f"/api/v2/tickets/{tid}", {"ticket": {"id": tid, "status": status}})
+    router.on("GET", f"/api/v2/tickets/{tid}/comments", {"comments": [
+        {"id": k, "body": "x", "public": public, "created_at": at}
+        for k, (at, public) in enumerate(comments)], "meta": {"has_more": False}})
+
+
+def test_recovering_ticket_found_complete_is_unchanged(target, router):
+    _existing(router, 3, "open", [("2020-01-01T10:00:00Z", True),
+                                  ("2020-01-02T10:00:00Z", False)])
     out = target.collect(target.submit(Entity.TICKETS, [LoadItem("t1", _ticket("t1"),
                                                                  recovering=True)]))
-    assert (out[0].outcome, out[0].target_id) == (Outcome.REUSED, "3")
+    assert (out[0].outcome, out[0].target_id) == (Outcome.UNCHANGED, "3")
     assert not router.calls("POST", "/api/v2/imports/tickets/create_many")
+    assert not router.calls("PUT", "/api/v2/tickets/3")
+
+
+def test_recovering_ticket_gets_its_missing_comments_appended(target, router):
+    _existing(router, 4, "open", [("2020-01-01T10:00:00Z", True)])
+    router.on("PUT", "/api/v2/tickets/4", {"ticket": {"id": 4}})
+    out = target.collect(target.submit(Entity.TICKETS, [LoadItem("t1", _ticket("t1"),
+                                                                 recovering=True)]))
+    assert (out[0].outcome, out[0].target_id) == (Outcome.UPDATED, "4")
+    assert "1 comments appended" in out[0].reason
+    (put,) = router.calls("PUT", "/api/v2/tickets/4")
+    assert router.body(put) == {"ticket": {"comment": {"author_id": 501, "public": False,
+                                                       "body": "note"}}}
+
+
+def test_recovering_closed_ticket_reports_what_cannot_be_added(target, router):
+    _existing(router, 5, "closed", [])
+    out = target.collect(target.submit(Entity.TICKETS, [LoadItem("t1", _ticket("t1"),
+                                                                 recovering=True)]))
+    assert out[0].outcome == Outcome.UNCHANGED and "2 newer comments" in out[0].reason
+    assert not router.calls("PUT", "/api/v2/tickets/5")
 
 
 def test_delete_tickets_soft_then_permanent(target, router):
