@@ -129,6 +129,9 @@ class FreshdeskTarget(EntityLoader):
         missing = [s for s in wanted if s not in found]
         if missing:
             found.update(self._search_tickets(missing))
+        missing = [s for s in wanted if s not in found]
+        if missing:  # the search index lags minutes behind writes (gotcha 20): scan recent ones
+            found.update(self._scan_recent(missing))
         return found
 
     def fetch(self, entity: Entity, target_id: str) -> Any | None:
@@ -210,6 +213,21 @@ class FreshdeskTarget(EntityLoader):
         return RecordOutcome(item.source_id, Outcome.CREATED, str(data["id"]))
 
     # -- reconcile -------------------------------------------------------------------------
+    def _scan_recent(self, source_ids: list[str]) -> dict[str, str]:
+        """Tickets updated in the last hours, newest first, matched by the source-id field."""
+        name = self.field_names()[R.SOURCE_ID_FIELD]
+        wanted, found = set(source_ids), {}
+        params = {"updated_since": _hours_ago(RECENT_HOURS), "order_by": "updated_at",
+                  "order_type": "desc"}
+        for n, (rows, _) in enumerate(iter_pages(self.client, f"{API}/tickets", params)):
+            for row in rows:
+                sid = str((row.get("custom_fields") or {}).get(name))
+                if sid in wanted:
+                    found.setdefault(sid, str(row["id"]))
+            if len(found) == len(wanted) or n + 1 >= RECENT_PAGES:
+                break
+        return found
+
     def _search_tickets(self, source_ids: list[str]) -> dict[str, str]:
         """Search is capped at 512 characters per query, 30 per page, 10 pages (§2.5)."""
         name = self.field_names()[R.SOURCE_ID_FIELD]
@@ -225,6 +243,15 @@ class FreshdeskTarget(EntityLoader):
                 if len(data.get("results", [])) < 30:
                     break
         return found
+
+
+RECENT_HOURS = 6
+RECENT_PAGES = 10
+
+
+def _hours_ago(hours: int) -> str:
+    from datetime import datetime, timedelta, timezone
+    return (datetime.now(timezone.utc) - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _queries(name: str, ids: list[str], limit: int = 500) -> Iterator[str]:

@@ -35,6 +35,7 @@ class FakeAccount:
         self.roles = [{"id": 3, "name": "Agent", "default": True},
                       {"id": 4, "name": "Tier 2", "default": False}]
         self.requests: list[httpx.Request] = []
+        self.search_lags = False
 
     def _id(self) -> int:
         self.seq += 1
@@ -82,6 +83,8 @@ class FakeAccount:
             (r"/tickets/(\d+)", "DELETE", self.delete_ticket),
             (r"/tickets/(\d+)", "PUT", self.update_ticket),
             (r"/search/tickets", "GET", self.search),
+            (r"/tickets", "GET", lambda b, q: httpx.Response(200, json=sorted(
+                self.tickets.values(), key=lambda t: -t["id"]))),
             (r"/contacts", "POST", self.create_contact),
             (r"/contacts", "GET", lambda b, q: httpx.Response(200, json=[
                 c for c in self.contacts.values() if c["email"] == q.get("email")])),
@@ -137,6 +140,8 @@ class FakeAccount:
         return httpx.Response(204 if self.tickets.pop(int(tid), None) else 404)
 
     def search(self, body, q):
+        if self.search_lags:
+            return httpx.Response(200, json={"total": 0, "results": []})
         wanted = set(re.findall(r":'([^']+)'", q["query"]))
         name = re.findall(r"(cf_\w+):", q["query"])[0]
         rows = [t for t in self.tickets.values() if t["custom_fields"].get(name) in wanted]
@@ -386,3 +391,11 @@ def test_requester_by_email_and_contact_rollback(account, target_factory, httpx_
     assert target.delete(Entity.END_USERS, ["5"]) == ["5"]
     paths = [r.url.path for r in httpx_mock.get_requests() if r.method == "DELETE"]
     assert paths == ["/api/v2/contacts/5", "/api/v2/contacts/5/hard_delete"]
+
+
+def test_reconcile_finds_fresh_tickets_the_search_index_lacks(account, target_factory) -> None:
+    [done] = target_factory().submit(Entity.TICKETS, [LoadItem("77", _ticket())]).outcomes
+    account.search_lags = True  # written seconds ago: not searchable yet
+    assert target_factory().reconcile(Entity.TICKETS, ["77", "78"]) == {"77": done.target_id}
+    listed = [r for r in account.requests if r.method == "GET" and r.url.path == "/api/v2/tickets"]
+    assert listed and "updated_since" in str(listed[0].url)
