@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 from connectors.base import LoadItem
+from migrator.engine import killpoints
 from migrator.errors import RecordError
 from migrator.models import Entity, Outcome
 from migrator.state import RecordOutcome, StateStore
@@ -85,14 +86,18 @@ class BatchRunner:
 
     def _one(self, items: list[LoadItem], digests: dict[str, str | None]) -> None:
         bid = self.state.open_batch(self.run_id, self.entity, [i.source_id for i in items])
+        killpoints.reached("batch.opened", self.entity.value)
         try:
             submission = self.target.submit(self.entity, items)
+            killpoints.reached("batch.submitted", self.entity.value)
             self.state.mark_sent(bid, submission.job_id)
+            killpoints.reached("batch.sent", self.entity.value)
             outcomes = self.target.collect(submission)
         except RecordError as exc:  # the whole batch was refused: each record keeps the reason
             outcomes = [RecordOutcome(i.source_id, Outcome.FAILED, reason=exc.message) for i in items]
         outcomes = complete_outcomes(items, outcomes, digests)
         self.state.finish_batch(bid, self.entity, outcomes, self.run_id)
+        killpoints.reached("batch.finished", self.entity.value)
         self._count(outcomes)
 
     def _count(self, outcomes: list[RecordOutcome]) -> None:

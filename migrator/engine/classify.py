@@ -47,7 +47,7 @@ REUSE_ENTITIES = (Entity.TICKET_FIELDS, Entity.AGENTS, Entity.GROUPS, Entity.ORG
 
 def reuse_key(entity: Entity, record: Any) -> list[str]:
     """The names a record is matched by against what the target already has."""
-    if entity is Entity.AGENTS:
+    if entity in (Entity.AGENTS, Entity.END_USERS):
         return [k for k in (_lower(record.email),) if k]
     if entity is Entity.TICKET_FIELDS:
         return [k for k in (_lower(record.title), _lower(record.key)) if k]

@@ -17,6 +17,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
+from migrator.engine import killpoints
 from migrator.engine.attachments import AttachmentFetcher
 from migrator.engine.signals import StopFlag
 from migrator.models import Entity
@@ -81,6 +82,7 @@ class _Exporter:
         # A page may carry comments too (Freshdesk ticket pages hold each description).
         self.fetcher.fetch_all([r for r in records if r.entity is Entity.COMMENTS])
         self.state.stage(records, cursor=(stream, cursor) if cursor else None)
+        killpoints.reached("export.staged")
         self._count(records)
 
     def _stream(self, entity: Entity) -> None:

@@ -84,6 +84,8 @@ class _Run:
         report.planned = count_step_records(step, self.state, self.plan, only)
         self.progress.start(name, report.planned)
         self.resolver.refresh(step.needs)
+        if step.entity is Entity.TICKETS:
+            self.resolver.learn_fields(self.plan, self.target.existing(Entity.TICKET_FIELDS) or ())
         runner = BatchRunner(self.state, self.target, self.run_id, step.entity,
                              in_flight=self.in_flight,
                              on_done=lambda outs: self.progress.advance(name, len(outs)))
@@ -155,10 +157,13 @@ def migrate(state: StateStore, target: Any, plan: Any, options: Any, *,
     check_steps(STEPS)
     check_plan_references(plan)
     run = _Run(state, target, plan, options, opts, progress or NullProgress(), stop or StopFlag())
+    for old in state.list_runs():  # a run still "running" died without a word (SIGKILL, power)
+        if old["status"] == "running" and old["command"] in ("migrate", "rollback"):
+            state.finish_run(old["id"], "crashed")
     run.run_id = state.start_run("migrate", {"retry_failed": opts.retry_failed, **opts.label})
     report = RunReport(run_id=run.run_id)
     try:
-        report.recovered = recover_open_batches(state, target)
+        report.recovered = recover_open_batches(state, target, plan)
         run.existing = load_existing(target)
         for step in STEPS:
             run.stop.check()

@@ -3,7 +3,9 @@
 A batch left ``pending`` or ``sent`` may have reached the target (a crash between send and
 record). Where a job id was recorded, the job is waited for first (a queued Zendesk job could
 still create records after we looked); then ``Target.reconcile`` finds what exists by the
-source-id markers the loader writes. Found records are recorded as created (attributed to the run
+source-id markers the loader writes; records the target cannot find by marker (a Freshdesk
+company or contact has none) are looked up by their natural key (name, e-mail, field title)
+among what the target holds. Found records are recorded as created (attributed to the run
 that sent them, so its rollback removes them) *without a digest*: the step then completes them
 (tickets are resent with ``recovering=True`` so missing notes are added) or adopts them. Records
 not found are simply sent again by their step.
@@ -15,12 +17,17 @@ import logging
 from typing import Any
 
 from connectors.base import LoadItem, Submission
+from migrator.engine.classify import reuse_key
+from migrator.engine.steps import PLAN_ENTITIES
 from migrator.models import Entity, Outcome
 from migrator.state import RecordOutcome, StateStore
 
 __all__ = ["recover_open_batches"]
 
 log = logging.getLogger("migrator.engine")
+
+NATURAL_KEY_ENTITIES = (Entity.TICKET_FIELDS, Entity.ORGANIZATIONS, Entity.END_USERS,
+                        Entity.AGENTS, Entity.GROUPS)
 
 
 def _wait_for_job(target: Any, entity: Entity, ids: list[str], job_id: str) -> None:
@@ -31,12 +38,45 @@ def _wait_for_job(target: Any, entity: Entity, ids: list[str], job_id: str) -> N
         log.info("job %s of an interrupted batch could not be read back: %s", job_id, exc)
 
 
-def _recover_one(state: StateStore, target: Any, batch: dict) -> int:
+class _NaturalKeys:
+    """Finds records of an interrupted batch by name/e-mail/title when markers cannot."""
+
+    def __init__(self, state: StateStore, target: Any, plan: Any):
+        self.state, self.target, self.plan = state, target, plan
+        self._index: dict[Entity, dict[str, str]] = {}
+
+    def _record(self, entity: Entity, sid: str) -> Any:
+        if entity in PLAN_ENTITIES:
+            return next((r for r in getattr(self.plan, PLAN_ENTITIES[entity], [])
+                         if str(r.id) == sid), None)
+        return self.state.get_staged(entity, sid)
+
+    def find(self, entity: Entity, ids: list[str]) -> dict[str, str]:
+        if entity not in NATURAL_KEY_ENTITIES or not ids:
+            return {}
+        if entity not in self._index:
+            index: dict[str, str] = {}
+            for rec in self.target.existing(entity) or ():
+                for key in reuse_key(entity, rec):
+                    index.setdefault(key, str(rec.id))
+            self._index[entity] = index
+        out = {}
+        for sid in ids:
+            rec = self._record(entity, sid)
+            hit = next((self._index[entity][k] for k in (reuse_key(entity, rec) if rec else [])
+                        if k in self._index[entity]), None)
+            if hit:
+                out[sid] = hit
+        return out
+
+
+def _recover_one(state: StateStore, target: Any, batch: dict, natural: _NaturalKeys) -> int:
     entity = Entity(batch["entity"])
     ids = sorted(str(s) for s in batch["source_ids"])
     if batch.get("job_id"):
         _wait_for_job(target, entity, ids, batch["job_id"])
     found = target.reconcile(entity, ids) if ids else {}
+    found.update(natural.find(entity, [s for s in ids if s not in found]))
     prior = state.record_rows(entity, ids)
     outcomes = []
     for sid in ids:
@@ -50,10 +90,11 @@ def _recover_one(state: StateStore, target: Any, batch: dict) -> int:
     return len(outcomes)
 
 
-def recover_open_batches(state: StateStore, target: Any) -> dict[str, int]:
+def recover_open_batches(state: StateStore, target: Any, plan: Any = None) -> dict[str, int]:
     """Reconcile every open batch; return records found per entity."""
     found: dict[str, int] = {}
+    natural = _NaturalKeys(state, target, plan)
     for batch in state.open_batches():
-        n = _recover_one(state, target, batch)
+        n = _recover_one(state, target, batch, natural)
         found[batch["entity"]] = found.get(batch["entity"], 0) + n
     return found

@@ -40,6 +40,21 @@ class Resolver:
         self._agents = {str(a.id): a for a in state.iter_staged(Entity.AGENTS)}
         self._agents.update({str(a.id): a for a in getattr(plan, "agents", [])})
         self._end_user = lru_cache(maxsize=20000)(self._load_end_user)
+        self.field_keys: dict[str, str] = {}  # plan field key -> the target's own field key
+
+    def learn_fields(self, plan: Any, existing: Iterable[Any]) -> None:
+        """Map the plan's field keys to the keys the target gave its fields.
+
+        A target may name a field differently from what was asked (Freshdesk appends a numeric
+        suffix, reference §5.4; Zendesk keys fields by id), and a later process must still
+        address the fields an earlier one created: so the id map decides, not connector memory.
+        """
+        ids = self.state.target_ids(Entity.TICKET_FIELDS)
+        by_target = {str(f.id): str(f.key) for f in existing}
+        for f in getattr(plan, "ticket_fields", []):
+            key = by_target.get(ids.get(str(f.id), ""))
+            if key:
+                self.field_keys[str(f.key)] = key
 
     def refresh(self, entities: Iterable[Entity]) -> None:
         """Reload the id map of ``entities`` (after an earlier step created records)."""
@@ -100,8 +115,9 @@ class Resolver:
         extra = {**t.extra, "requester_email": req.email, "requester_name": req.name,
                  "requester_kind": req.kind}
         comments = [self._comment(c) for c in t.comments]
+        fields = {self.field_keys.get(k, k): v for k, v in t.custom_fields.items()}
         return dataclasses.replace(
-            t, requester_id=req.target_id, extra=extra, comments=comments,
+            t, requester_id=req.target_id, extra=extra, comments=comments, custom_fields=fields,
             submitter_id=self.person(t.submitter_id).target_id,
             assignee_id=self.tid(Entity.AGENTS, t.assignee_id),
             group_id=self.tid(Entity.GROUPS, t.group_id),

@@ -112,6 +112,7 @@ def verify(state: StateStore, target: Any, plan: Any, options: Any, *, out: Path
     report = VerifyReport(entities=_entity_counts(state, plan))
     resolver = Resolver(state, plan)
     resolver.refresh(LOAD_ORDER)
+    resolver.learn_fields(plan, target.existing(Entity.TICKET_FIELDS) or ())
     timestamps = bool(target.capabilities.sets_timestamps)
     if not timestamps:
         report.notes.append(f"{target.name} cannot set original timestamps: creation times "
