@@ -81,6 +81,7 @@ def reconcile(client: HttpClient, entity: Entity | str, source_ids: Sequence[str
     if entity == Entity.TICKETS:
         # external_id is not unique on tickets (§5.7): the oldest match is the original.
         def one(sid: str) -> tuple[str, str | None]:
+            """The oldest ticket carrying ``sid`` as external_id."""
             found = client.get_json("/api/v2/tickets", params={"external_id": sid})
             matches = sorted(int(t["id"]) for t in found.get("tickets") or []
                              if str(t.get("external_id")) == sid)

@@ -169,6 +169,7 @@ class ZendeskSource:
         return self.client.budgets.stats()
 
     def close(self) -> None:
+        """Close the connection pool."""
         self.client.close()
 
     # -- entities --------------------------------------------------------------------------

@@ -94,6 +94,7 @@ class JobQueue:
 
     @property
     def open_jobs(self) -> int:
+        """Jobs submitted and not known to be finished."""
         with self._lock:
             return len(self._open)
 

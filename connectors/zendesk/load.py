@@ -141,9 +141,11 @@ class ZendeskTarget:
         return admin.delete(self.client, self.jobs, Entity(entity), target_ids)
 
     def stats(self) -> dict[str, dict]:
+        """Requests per budget."""
         return self.client.budgets.stats()
 
     def close(self) -> None:
+        """Close the connection pool."""
         self.client.close()
 
     # -- entities --------------------------------------------------------------------------

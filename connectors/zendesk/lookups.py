@@ -32,6 +32,7 @@ class Lookups:
     def custom_roles(self) -> dict[str, int]:
         """Custom role name (lower case) -> id; empty on plans without custom roles."""
         def build() -> dict[str, int]:
+            """List the roles once."""
             try:
                 body = self.client.get_json("/api/v2/custom_roles")
             except (ConfigError, RecordError) as exc:  # 403/404: not on this plan (§4.5)
@@ -65,6 +66,7 @@ class Lookups:
     def fields(self) -> dict[str, dict]:
         """Ticket field id (text) and title (lower case) -> the field as Zendesk lists it."""
         def build() -> dict[str, dict]:
+            """List the fields once."""
             out: dict[str, dict] = {}
             for f in list_all(self.client, "/api/v2/ticket_fields", "ticket_fields"):
                 out[str(f["id"])] = f
