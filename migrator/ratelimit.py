@@ -43,8 +43,8 @@ class Budget:
         per_minute: requests allowed per window; ``None`` or ``0`` means unlimited.
         window: the length of the vendor's window in seconds (60 for every vendor we know).
         safety: the share of the limit we aim for, so clock skew never costs a 429.
-        burst: how many tokens may accumulate (a second's worth by default), which keeps any
-            window of the server's within the limit.
+        burst: how many tokens may accumulate (one by default), which keeps any window of the
+            server's within the limit.
     """
 
     def __init__(
@@ -72,8 +72,11 @@ class Budget:
             self._rate = 0.0  # unlimited
             self._burst = 1.0
             return
-        self._rate = self.per_minute * self.safety / self.window
-        self._burst = self._burst_override or max(1.0, self._rate)
+        # Any server window of length W sees at most burst + rate * W of our requests, so the
+        # burst is one request and the rate leaves room for it even on tiny limits (10/min).
+        safety = min(self.safety, 1.0 - 1.0 / self.per_minute) if self.per_minute > 1 else 0.5
+        self._rate = self.per_minute * safety / self.window
+        self._burst = self._burst_override or 1.0
 
     @property
     def unlimited(self) -> bool:

@@ -76,10 +76,16 @@ class MigratorGroup(click.Group):
 def cli(ctx: click.Context, config_path: str) -> None:
     """Move a support desk between help desks and restructure the team into tiers and teams.
 
-    The journey: init -> check -> export -> mapping scaffold/validate -> plan ->
-    migrate --sample -> rollback -> migrate -> status -> verify -> report.
-    Exit codes: 0 ok, 1 finished with failed records, 2 bad input or configuration,
-    3 the remote side kept failing (run again later), 130 interrupted (resumable).
+    \b
+    The journey:
+      init -> check -> export -> mapping scaffold/validate -> plan ->
+      migrate --sample -> rollback -> migrate -> status -> verify -> report
+    Try it all on built-in sandboxes: migrator demo
+
+    \b
+    Exit codes:
+      0 ok, 1 finished with failed records, 2 bad input or configuration,
+      3 the remote side kept failing (run again later), 130 interrupted (resumable)
     """
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
