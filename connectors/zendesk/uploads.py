@@ -28,12 +28,25 @@ def resolve_file(attachment: Attachment, roots: Iterable[Path | None]) -> Path |
     return None
 
 
+class _FileBody:
+    """A file streamed in chunks; iterable again, so a retried upload starts from byte 0."""
+
+    def __init__(self, path: Path, chunk: int = 1 << 16):
+        self.path, self.chunk = path, chunk
+
+    def __iter__(self):
+        with open(self.path, "rb") as fh:
+            while block := fh.read(self.chunk):
+                yield block
+
+
 def upload_one(client: HttpClient, attachment: Attachment, path: Path) -> str:
     """``POST /uploads?filename=`` with the raw bytes (not multipart, §5.2); the token."""
     response = client.request(
         "POST", "/api/v2/uploads", params={"filename": attachment.file_name},
-        content=path.read_bytes(),
-        headers={"Content-Type": attachment.content_type or "application/binary"})
+        content=_FileBody(path),  # type: ignore[arg-type]  # streamed, never whole in memory
+        headers={"Content-Type": attachment.content_type or "application/binary",
+                 "Content-Length": str(path.stat().st_size)})
     upload = response.json().get("upload") or {}
     if not upload.get("token"):
         raise RecordError(f"zendesk target: upload of {attachment.file_name} returned no token")

@@ -310,3 +310,17 @@ def test_placeholder_falls_back_to_an_end_user_when_no_agent_seat(target, router
     sent = [router.body(r)["user"]["role"] for r in
             router.calls("POST", "/api/v2/users/create_or_update")]
     assert sent == ["agent", "end-user"]
+
+
+def test_upload_is_streamed_and_a_retry_resends_every_byte(target, router, tmp_path):
+    from connectors.zendesk.uploads import upload_one
+    data = bytes(range(256)) * 1000  # several chunks
+    (tmp_path / "big.bin").write_bytes(data)
+    router.on("POST", "/api/v2/uploads", httpx.Response(503, text="busy"),
+              httpx.Response(201, json={"upload": {"token": "tk"}}))
+    att = Attachment(id="1", file_name="big.bin", local_path="big.bin")
+    assert upload_one(target.client, att, tmp_path / "big.bin") == "tk"
+    first, second = router.calls("POST", "/api/v2/uploads")
+    assert first.content == data and second.content == data
+    assert second.headers["content-length"] == str(len(data))
+    assert second.headers["content-type"] == "application/binary"
