@@ -17,6 +17,7 @@ from connectors.zendesk.client import build_client
 from connectors.zendesk.export import ZendeskSource
 from connectors.zendesk.load import ZendeskTarget
 from migrator.config import EndpointConfig, Options
+from migrator.http import RetryPolicy
 
 __all__ = ["make_source", "make_target", "ZendeskSource", "ZendeskTarget"]
 
@@ -38,8 +39,12 @@ def make_target(cfg: EndpointConfig, *, workdir: Path, options: Options,
     domain = (cfg.email or "admin@example.com").rpartition("@")[2]
     client = build_client(cfg, what="Zendesk target", max_in_flight=options.max_in_flight,
                           **client_kw)
+    # Creating requests are never retried blindly (see writes.py); same account budgets.
+    once = build_client(cfg, what="Zendesk target", max_in_flight=options.max_in_flight,
+                        retry=RetryPolicy(max_attempts=1), **client_kw)
+    once.budgets = client.budgets
     return ZendeskTarget(
-        client, workdir=Path(workdir), options=options,
+        client, once=once, workdir=Path(workdir), options=options,
         placeholder_email=str(extra.get("placeholder_email")
                               or f"migration-placeholder@{domain}"),
         job_cap=int(extra.get("job_cap", 30)),

@@ -40,10 +40,14 @@ class JobQueue:
         self._lock = threading.RLock()
 
     def submit(self, method: str, path: str, *, json: Any = None,
-               params: dict[str, Any] | None = None) -> str:
-        """Send a bulk request once a job slot is free; return the job id."""
+               params: dict[str, Any] | None = None,
+               send: Callable[..., Any] | None = None) -> str:
+        """Send a bulk request once a job slot is free; return the job id.
+
+        ``send`` replaces ``client.request`` (creating requests use a no-retry client).
+        """
         self._wait_for_slot()
-        body = self.client.request(method, path, json=json, params=params).json()
+        body = (send or self.client.request)(method, path, json=json, params=params).json()
         job = body.get("job_status") or {}
         if not job.get("id"):
             raise TransientError(f"{self.client.what}: {path} answered without a job_status")

@@ -26,8 +26,9 @@ from connectors.zendesk import admin, render
 from connectors.zendesk.jobs import JobQueue, job_outcomes
 from connectors.zendesk.lookups import Lookups
 from connectors.zendesk.tickets import import_one, prepare_tickets
+from connectors.zendesk.writes import OnceClient, Unknown, wait_for
 from migrator.config import Options
-from migrator.errors import ConfigError, MigratorError, RecordError
+from migrator.errors import ConfigError, MigratorError, RecordError, TransientError
 from migrator.http import HttpClient
 from migrator.models import Agent, Entity, Outcome
 from migrator.state import RecordOutcome
@@ -52,13 +53,17 @@ class ZendeskTarget:
 
     def __init__(self, client: HttpClient, *, workdir: Path, options: Options,
                  placeholder_email: str, job_cap: int = 30, poll_interval: float = 1.0,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, once: HttpClient | None = None,
+                 unknown_wait: float = 120.0):
         self.client = client
+        # Creating requests go through a client that never retries blindly (writes.py).
+        self.writes = OnceClient(once, sleep=sleep) if once is not None else None
+        self.unknown_wait = unknown_wait
         self.workdir = workdir
         self.options = options
         self.placeholder_email = placeholder_email
         self.jobs = JobQueue(client, cap=job_cap, poll_interval=poll_interval, sleep=sleep)
-        self.lookups = Lookups(client)
+        self.lookups = Lookups(client, send=self.send)
         self.bulk_users = True
         self._placeholder_id: int | None = None
         self._sleep = sleep
@@ -145,23 +150,62 @@ class ZendeskTarget:
         return self.client.budgets.stats()
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pools."""
         self.client.close()
+        if self.writes is not None:
+            self.writes.close()
+
+    def send(self, method: str, path: str, **kw: Any):
+        """A creating request: sent once; :class:`Unknown` when its outcome was lost."""
+        if self.writes is None:
+            return self.client.request(method, path, **kw)
+        return self.writes.request(method, path, **kw)
 
     # -- entities --------------------------------------------------------------------------
     def _job(self, entity: Entity, items: list[LoadItem], path: str, key: str,
              bodies: dict[int, dict], pre: dict[int, RecordOutcome], *,
              params: dict | None = None, notes: dict[int, list[str]] | None = None,
-             keys: list[str | None] | None = None) -> Submission:
+             keys: list[str | None] | None = None,
+             find: Callable[[list[int]], dict[int, str]] | None = None) -> Submission:
         sent = sorted(bodies)
         data = {"pre": pre, "sent": sent, "keys": keys, "notes": notes or {}, "params": params}
         if entity == Entity.TICKETS:
             data["bodies"] = bodies  # kept to retry requester collisions one by one
         if not sent:
             return Submission(entity, items, outcomes=[pre[i] for i in range(len(items))])
-        job_id = self.jobs.submit("POST", path, json={key: [bodies[i] for i in sent]},
-                                  params=params)
+        try:
+            job_id = self.jobs.submit("POST", path, json={key: [bodies[i] for i in sent]},
+                                      params=params, send=self.send if find else None)
+        except Unknown as exc:
+            return self._settle_unknown(entity, items, sent, pre, notes or {}, find, exc)
         return Submission(entity, items, job_id=job_id, data=data)
+
+    def _settle_unknown(self, entity: Entity, items: list[LoadItem], sent: list[int],
+                        pre: dict[int, RecordOutcome], notes: dict[int, list[str]],
+                        find: Callable[[list[int]], dict[int, str]], exc: Unknown) -> Submission:
+        """The answer to a bulk create was lost: find what its job created before going on."""
+        log.warning("zendesk target: %s batch answer lost (%s); looking it up", entity, exc)
+        tries = max(1, int(self.unknown_wait / max(self.jobs.poll_interval, 0.01)))
+        found = wait_for(lambda: find(sent), len(sent), tries=tries,
+                         every=self.jobs.poll_interval, sleep=self._sleep)
+        if len(found) < len(sent):
+            raise TransientError(
+                f"{self.client.what}: the answer to a batch of {entity} was lost and "
+                f"{len(sent) - len(found)} of its records are not in Zendesk (yet)",
+                hint="run the same command again: the batch is looked up by external_id "
+                     "before anything is sent again")
+        for i in sent:
+            pre[i] = RecordOutcome(items[i].source_id, Outcome.CREATED, target_id=found[i],
+                                   reason="; ".join(notes[i]) if notes.get(i) else None)
+        return Submission(entity, items, outcomes=[pre[i] for i in range(len(items))])
+
+    def _by_marker(self, entity: Entity, items: list[LoadItem]
+                   ) -> Callable[[list[int]], dict[int, str]]:
+        def find(idx: list[int]) -> dict[int, str]:
+            """Sent items found by the external_id they carry."""
+            known = admin.reconcile(self.client, entity, [items[i].source_id for i in idx])
+            return {i: known[items[i].source_id] for i in idx if items[i].source_id in known}
+        return find
 
     def _organizations(self, entity: Entity, items: list[LoadItem]) -> Submission:
         pre, bodies = {}, {}
@@ -174,7 +218,8 @@ class ZendeskTarget:
             else:
                 bodies[i] = render.render_organization(item.record, item.source_id)
         return self._job(entity, items, "/api/v2/organizations/create_many", "organizations",
-                         bodies, pre, keys=[items[i].source_id for i in sorted(bodies)])
+                         bodies, pre, keys=[items[i].source_id for i in sorted(bodies)],
+                         find=self._by_marker(entity, items))
 
     def _users(self, entity: Entity, items: list[LoadItem]) -> Submission:
         bodies, notes = {}, {}
@@ -220,23 +265,34 @@ class ZendeskTarget:
                              reason="; ".join(notes) if notes else None)
 
     def _groups(self, entity: Entity, items: list[LoadItem]) -> Submission:
-        names = self.lookups.groups()
         outcomes = []
         for item in items:
             key = item.record.name.strip().lower()
-            if key in names:
+            if key in self.lookups.groups():
                 outcomes.append(RecordOutcome(item.source_id, Outcome.REUSED,
-                                              target_id=names[key]))
+                                              target_id=self.lookups.groups()[key]))
                 continue
-            try:
-                body = self.client.post_json("/api/v2/groups", render.render_group(item.record))
-            except RecordError as exc:
-                outcomes.append(RecordOutcome(item.source_id, Outcome.FAILED,
-                                              reason=admin.reason_of(exc)))
-                continue
-            names[key] = str(body["group"]["id"])
-            outcomes.append(RecordOutcome(item.source_id, Outcome.CREATED, target_id=names[key]))
+            outcomes.append(self._create_group(item, key))
         return Submission(entity, items, outcomes=outcomes)
+
+    def _create_group(self, item: LoadItem, key: str) -> RecordOutcome:
+        for _ in range(3):
+            try:
+                body = self.send("POST", "/api/v2/groups",
+                                 json=render.render_group(item.record)).json()
+            except RecordError as exc:
+                return RecordOutcome(item.source_id, Outcome.FAILED, reason=admin.reason_of(exc))
+            except Unknown:  # processed or not? A synchronous create shows at once if it was.
+                self.lookups.forget("groups")
+                if key in self.lookups.groups():
+                    return RecordOutcome(item.source_id, Outcome.CREATED,
+                                         target_id=self.lookups.groups()[key])
+                continue
+            self.lookups.groups()[key] = str(body["group"]["id"])
+            return RecordOutcome(item.source_id, Outcome.CREATED,
+                                 target_id=str(body["group"]["id"]))
+        raise TransientError(f"{self.client.what}: creating group {item.record.name!r} kept "
+                             "losing its answer", hint="run the same command again later")
 
     def _memberships(self, entity: Entity, items: list[LoadItem]) -> Submission:
         pairs = self.lookups.memberships()
@@ -248,8 +304,14 @@ class ZendeskTarget:
                 pre[i] = RecordOutcome(item.source_id, Outcome.REUSED, target_id=found)
             else:
                 bodies[i] = body
+        def find(idx: list[int]) -> dict[int, str]:
+            """Sent memberships found by their (user, group) pair."""
+            self.lookups.forget("memberships")
+            now = self.lookups.memberships()
+            pair = {i: (str(bodies[i]["user_id"]), str(bodies[i]["group_id"])) for i in idx}
+            return {i: now[p] for i, p in pair.items() if p in now}
         return self._job(entity, items, "/api/v2/group_memberships/create_many",
-                         "group_memberships", bodies, pre)
+                         "group_memberships", bodies, pre, find=find)
 
     def _ticket_fields(self, entity: Entity, items: list[LoadItem]) -> Submission:
         return Submission(entity, items, outcomes=[
@@ -261,7 +323,8 @@ class ZendeskTarget:
         params = {"archive_immediately": "true"} if self.options.archive_closed and closed else None
         try:
             return self._job(entity, items, "/api/v2/imports/tickets/create_many", "tickets",
-                             bodies, pre, params=params, notes=notes)
+                             bodies, pre, params=params, notes=notes,
+                             find=self._by_marker(entity, items))
         except RecordError as exc:  # the whole batch refused: import one by one for reasons
             log.info("zendesk target: ticket batch refused (%s); importing one by one",
                      exc.message)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from typing import Any, Callable
 
 from connectors.zendesk import render
 from connectors.zendesk.paging import list_all
+from connectors.zendesk.writes import Unknown
 from migrator.errors import ConfigError, RecordError
 from migrator.http import HttpClient
 from migrator.models import Outcome, TicketField
@@ -17,8 +19,9 @@ __all__ = ["Lookups"]
 class Lookups:
     """Lazily listed target records: custom roles, organizations, groups, fields, memberships."""
 
-    def __init__(self, client: HttpClient):
+    def __init__(self, client: HttpClient, *, send: Callable[..., Any] | None = None):
         self.client = client
+        self.send = send or client.request  # creating requests (see writes.py)
         self.has_custom_roles: bool | None = None
         self._cache: dict[str, dict] = {}
         self._lock = threading.Lock()
@@ -28,6 +31,11 @@ class Lookups:
             if name not in self._cache:
                 self._cache[name] = build()
             return self._cache[name]
+
+    def forget(self, name: str) -> None:
+        """Drop a cached listing (``orgs``, ``groups``, ``memberships``, ``fields``)."""
+        with self._lock:
+            self._cache.pop(name, None)
 
     def custom_roles(self) -> dict[str, int]:
         """Custom role name (lower case) -> id; empty on plans without custom roles."""
@@ -93,12 +101,18 @@ class Lookups:
             return RecordOutcome(source_id, Outcome.REUSED, target_id=str(found["id"]),
                                  reason=f"{added} options added" if added else None)
         try:
-            body = self.client.post_json("/api/v2/ticket_fields",
-                                         render.render_ticket_field(field))
+            created = self.send("POST", "/api/v2/ticket_fields",
+                                json=render.render_ticket_field(field)).json()["ticket_field"]
         except RecordError as exc:
             from connectors.zendesk.admin import reason_of
             return RecordOutcome(source_id, Outcome.FAILED, reason=reason_of(exc))
-        created = body["ticket_field"]
+        except Unknown:  # answer lost: a synchronous create shows at once if it happened
+            self.forget("fields")
+            again = self.fields().get(field.title.strip().lower())
+            if again is None:
+                return self.ensure_field(field, source_id)
+            created = again
+        fields = self.fields()
         for key in (field.key, str(created["id"]), field.title.strip().lower()):
             fields[key] = created
         return RecordOutcome(source_id, Outcome.CREATED, target_id=str(created["id"]))

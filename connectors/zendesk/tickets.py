@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.zendesk import admin, render
 from connectors.zendesk.uploads import upload_ticket_attachments
-from migrator.errors import RecordError
+from connectors.zendesk.writes import Unknown
+from migrator.errors import RecordError, TransientError
 from migrator.models import Entity, Outcome, Ticket
 from migrator.state import RecordOutcome
 
@@ -63,8 +64,14 @@ def import_one(target: "ZendeskTarget", source_id: str, body: dict[str, Any],
     """``POST /imports/tickets`` for one ticket; 409 requester collisions are retried (§5.3)."""
     for attempt in range(COLLISION_RETRIES):
         try:
-            created = target.client.post_json("/api/v2/imports/tickets", {"ticket": body},
-                                              params=params)
+            created = target.send("POST", "/api/v2/imports/tickets", json={"ticket": body},
+                                  params=params).json()
+        except Unknown:  # answer lost: a synchronous import shows at once if it happened
+            found = admin.reconcile(target.client, Entity.TICKETS, [source_id])
+            if source_id in found:
+                return RecordOutcome(source_id, Outcome.CREATED, target_id=found[source_id],
+                                     reason="; ".join(notes) if notes else None)
+            continue
         except RecordError as exc:
             if exc.status == 409 and attempt + 1 < COLLISION_RETRIES:
                 target._sleep(0.5 * 2 ** attempt)
@@ -72,7 +79,8 @@ def import_one(target: "ZendeskTarget", source_id: str, body: dict[str, Any],
             return RecordOutcome(source_id, Outcome.FAILED, reason=admin.reason_of(exc))
         return RecordOutcome(source_id, Outcome.CREATED, target_id=str(created["ticket"]["id"]),
                              reason="; ".join(notes) if notes else None)
-    raise AssertionError("unreachable")
+    raise TransientError(f"{target.client.what}: importing ticket {source_id} kept losing its "
+                         "answer", hint="run the same command again; it is looked up first")
 
 
 def complete_ticket(target: "ZendeskTarget", item: "LoadItem", target_id: str) -> RecordOutcome:

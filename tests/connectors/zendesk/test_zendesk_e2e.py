@@ -246,3 +246,29 @@ def test_freshdesk_to_zendesk_keeps_tickets_comments_attachments(tmp_path):
         assert checked
         source.close()
         target.close()
+
+
+def test_connections_dropped_after_processing_create_no_duplicates(tmp_path):
+    run = pytest.importorskip("connectors.sandbox.run")
+    import httpx
+    from connectors.sandbox.common import Faults
+    with run.start_sandbox("zendesk", tickets=12) as src, \
+            run.start_sandbox("zendesk", tickets=12, empty=True,
+                              faults=Faults(drop_after_rate=0.15, seed=5)) as dst:
+        source = zendesk.make_source(_cfg(src.url), workdir=tmp_path, options=Options())
+        target = zendesk.make_target(_cfg(dst.url), workdir=tmp_path, options=Options())
+        target.jobs.poll_interval = 0.05
+        staged, comments = _export(source, tmp_path)
+        before = httpx.get(dst.url + "/_sandbox/counts").json()
+        _load(_MiniEngine(target), staged, comments)
+        after = httpx.get(dst.url + "/_sandbox/counts").json()
+        assert httpx.get(dst.url + "/_sandbox/stats").json()["faults"]["drop_after"] > 0
+        live_groups = [g for g in staged[Entity.GROUPS].values() if not g.deleted]
+        assert after["tickets"] - before["tickets"] == len(staged[Entity.TICKETS])
+        assert after["groups"] - before["groups"] == len(live_groups)
+        assert after["ticket_fields"] - before["ticket_fields"] == len(staged[Entity.TICKET_FIELDS])
+        assert after["organizations"] - before["organizations"] == \
+            len(staged[Entity.ORGANIZATIONS])
+        assert after["comments"] - before["comments"] == len(comments)
+        source.close()
+        target.close()

@@ -324,3 +324,55 @@ def test_upload_is_streamed_and_a_retry_resends_every_byte(target, router, tmp_p
     assert first.content == data and second.content == data
     assert second.headers["content-length"] == str(len(data))
     assert second.headers["content-type"] == "application/binary"
+
+
+def _drop(request):
+    raise httpx.RemoteProtocolError("server disconnected", request=request)
+
+
+def test_lost_answer_to_a_bulk_create_is_looked_up_not_resent(target, router):
+    router.on("GET", "/api/v2/organizations", {"organizations": [], "meta": {"has_more": False}})
+    router.on("POST", "/api/v2/organizations/create_many", _drop)
+    router.on("GET", "/api/v2/organizations/show_many",
+              {"organizations": [{"id": 12, "external_id": "o1"}]})
+    out = target.collect(target.submit(Entity.ORGANIZATIONS,
+                                       [LoadItem("o1", Organization(id="o1", name="A"))]))
+    assert (out[0].outcome, out[0].target_id) == (Outcome.CREATED, "12")
+    assert len(router.calls("POST", "/api/v2/organizations/create_many")) == 1
+
+
+def test_lost_answer_and_nothing_created_is_a_transient_error(target, router):
+    from migrator.errors import TransientError
+    target.unknown_wait = 3 * target.jobs.poll_interval
+    router.on("GET", "/api/v2/ticket_fields", {"ticket_fields": [], "meta": {"has_more": False}})
+    router.on("POST", "/api/v2/imports/tickets/create_many", _drop)
+    router.on("GET", "/api/v2/tickets", {"tickets": []})
+    with pytest.raises(TransientError, match="not in Zendesk") as info:
+        target.submit(Entity.TICKETS, [LoadItem("t1", _ticket("t1"))])
+    assert "run the same command again" in info.value.hint
+    assert len(router.calls("POST", "/api/v2/imports/tickets/create_many")) == 1
+    assert len(router.calls("GET", "/api/v2/tickets")) == 3  # looked for it while it may queue
+
+
+def test_group_create_whose_answer_was_lost_is_found_by_name(target, router):
+    lists = [{"groups": [], "meta": {"has_more": False}},
+             {"groups": [{"id": 31, "name": "Billing"}], "meta": {"has_more": False}}]
+    router.on("GET", "/api/v2/groups", lambda r: httpx.Response(200, json=lists.pop(0)))
+    router.on("POST", "/api/v2/groups", _drop)
+    out = target.collect(target.submit(Entity.GROUPS, [LoadItem("g", Group(id="g",
+                                                                           name="Billing"))]))
+    assert (out[0].outcome, out[0].target_id) == (Outcome.CREATED, "31")
+    assert len(router.calls("POST", "/api/v2/groups")) == 1
+
+
+def test_connection_refused_before_sending_is_simply_sent_again(target, router):
+    def refuse_once(request, state={"n": 0}):
+        state["n"] += 1
+        if state["n"] == 1:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(201, json={"group": {"id": 5}})
+    router.on("GET", "/api/v2/groups", {"groups": [], "meta": {"has_more": False}})
+    router.on("POST", "/api/v2/groups", refuse_once)
+    out = target.collect(target.submit(Entity.GROUPS, [LoadItem("g", Group(id="g", name="X"))]))
+    assert (out[0].outcome, out[0].target_id) == (Outcome.CREATED, "5")
+    assert len(router.calls("POST", "/api/v2/groups")) == 2
