@@ -8,6 +8,8 @@ become the placeholder agent (reported), recovering items are looked up by exter
 from __future__ import annotations
 
 import dataclasses
+import html
+import re
 from typing import TYPE_CHECKING, Any
 
 from connectors.zendesk import admin, render
@@ -95,13 +97,7 @@ def complete_ticket(target: "ZendeskTarget", item: "LoadItem", target_id: str) -
     if current is None:  # deleted in between: nothing to complete
         return RecordOutcome(item.source_id, Outcome.FAILED, target_id=target_id,
                              reason=f"ticket {target_id} found by external_id is gone")
-    have = [(c.created_at, c.public) for c in current.comments]
-    missing = []
-    for c in sorted(ticket.comments, key=lambda c: (c.created_at or "", c.id)):
-        if (c.created_at, c.public) in have:
-            have.remove((c.created_at, c.public))
-        else:
-            missing.append(c)
+    missing = _missing_comments(ticket.comments, current.comments)
     if not missing:
         return RecordOutcome(item.source_id, Outcome.UNCHANGED, target_id=target_id)
     if current.status == "closed":
@@ -117,8 +113,7 @@ def complete_ticket(target: "ZendeskTarget", item: "LoadItem", target_id: str) -
                                         uploads=tokens.get(c.id, ()))
         comment.pop("created_at", None)  # not settable on an update
         try:
-            target.client.request("PUT", f"/api/v2/tickets/{target_id}",
-                                  json={"ticket": {"comment": comment}})
+            _append(target, target_id, comment)
         except RecordError as exc:
             return RecordOutcome(item.source_id, Outcome.FAILED, target_id=target_id,
                                  reason=f"appending comment {c.id}: {admin.reason_of(exc)}")
@@ -126,3 +121,53 @@ def complete_ticket(target: "ZendeskTarget", item: "LoadItem", target_id: str) -
                  "Zendesk cannot backdate comments on an existing ticket)")
     return RecordOutcome(item.source_id, Outcome.UPDATED, target_id=target_id,
                          reason="; ".join(notes))
+
+
+def _missing_comments(wanted: list, have: list) -> list:
+    """Source comments the target ticket lacks, matched by original time or by text.
+
+    Imported comments keep their time; comments appended by an earlier completion are dated
+    when they were added, so they are recognised by their public flag and text.
+    """
+    at = [(c.created_at, c.public) for c in have]
+    text = [(c.public, _text_key(c)) for c in have]
+    missing = []
+    for c in sorted(wanted, key=lambda c: (c.created_at or "", c.id)):
+        if (c.created_at, c.public) in at:
+            at.remove((c.created_at, c.public))
+        elif (c.public, _text_key(c)) in text:
+            text.remove((c.public, _text_key(c)))
+        else:
+            missing.append(c)
+    return missing
+
+
+def _text_key(c: Any) -> str:
+    raw = re.sub(r"<[^>]+>", " ", c.html_body) if c.html_body else (c.body or "")
+    return re.sub(r"\s+", " ", html.unescape(raw)).strip()[:500]
+
+
+def _append(target: "ZendeskTarget", target_id: str, comment: dict) -> None:
+    """One comment added to a ticket; a lost answer is checked before sending again."""
+    probe = _Probe(comment)
+    for _ in range(3):
+        try:
+            target.send("PUT", f"/api/v2/tickets/{target_id}",
+                        json={"ticket": {"comment": comment}})
+            return
+        except Unknown:
+            now = admin.fetch(target.client, Entity.TICKETS, target_id)
+            if now and any((c.public, _text_key(c)) == (probe.public, _text_key(probe))
+                           for c in now.comments):
+                return
+    raise TransientError(f"{target.client.what}: adding a comment to ticket {target_id} kept "
+                         "losing its answer", hint="run the same command again later")
+
+
+class _Probe:
+    """A rendered comment seen as a record, for :func:`_text_key`."""
+
+    def __init__(self, comment: dict):
+        self.html_body = comment.get("html_body")
+        self.body = comment.get("body")
+        self.public = comment.get("public", True)

@@ -376,3 +376,19 @@ def test_connection_refused_before_sending_is_simply_sent_again(target, router):
     out = target.collect(target.submit(Entity.GROUPS, [LoadItem("g", Group(id="g", name="X"))]))
     assert (out[0].outcome, out[0].target_id) == (Outcome.CREATED, "5")
     assert len(router.calls("POST", "/api/v2/groups")) == 2
+
+
+def test_comments_appended_earlier_are_recognised_by_text(target, router):
+    # the note was appended by an earlier completion: dated then, not at its original time
+    router.on("GET", "/api/v2/ticket_fields", {"ticket_fields": [], "meta": {"has_more": False}})
+    router.on("GET", "/api/v2/tickets", {"tickets": [{"id": 4, "external_id": "t1"}]})
+    router.on("GET", "/api/v2/tickets/4", {"ticket": {"id": 4, "status": "open"}})
+    router.on("GET", "/api/v2/tickets/4/comments", {"comments": [
+        {"id": 1, "html_body": "<div class='zd-comment'><p>first</p></div>", "public": True,
+         "created_at": "2020-01-01T10:00:00Z"},
+        {"id": 2, "body": "note", "public": False, "created_at": "2024-05-05T00:00:00Z"}],
+        "meta": {"has_more": False}})
+    out = target.collect(target.submit(Entity.TICKETS, [LoadItem("t1", _ticket("t1"),
+                                                                 recovering=True)]))
+    assert out[0].outcome == Outcome.UNCHANGED
+    assert not router.calls("PUT", "/api/v2/tickets/4")
