@@ -9,6 +9,7 @@ itself; the project file only holds ``${...}`` references, as a real project wou
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,22 +46,10 @@ def _fresh_folder(base: Path) -> Path:
     raise RuntimeError(f"no free run folder under {base}")  # pragma: no cover
 
 
-# Freshdesk's ticket type is a dropdown of capitalised labels ("Question"...), Zendesk's are
-# lower-case words; the shipped example keeps types unmapped, so the demo maps them explicitly.
-_TYPE_KEEP = "  type:\n    keep_unmapped: true\n"
-_TYPE_MAP = ("  type:\n    map: {question: Question, incident: Incident, problem: Problem, "
-             "task: Task}\n    keep_unmapped: true\n")
-
-
-def _demo_mapping() -> str:
-    """The product-line example, with the ticket types Freshdesk accepts."""
-    return EXAMPLE.read_text(encoding="utf-8").replace(_TYPE_KEEP, _TYPE_MAP, 1)
-
-
 def write_demo_project(folder: Path, zendesk_url: str, freshdesk_url: str) -> Path:
     """Write migration.yaml + mapping.yaml for the two sandboxes; return the project file."""
     from connectors.sandbox.run import credentials
-    (folder / "mapping.yaml").write_text(_demo_mapping(), encoding="utf-8")
+    shutil.copyfile(EXAMPLE, folder / "mapping.yaml")
     data = {
         "source": {"type": "zendesk", "base_url": zendesk_url,
                    "email": credentials("zendesk")["email"], "token": "${" + ENV_ZENDESK + "}"},

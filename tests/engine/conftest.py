@@ -16,10 +16,10 @@ def options() -> Options:
 
 
 @pytest.fixture
-def world(tmp_path, options):
-    """(state, source, target, plan, workdir) with the export already done."""
+def world(tmp_path, options, state_url):
+    """(state, source, target, plan, workdir) with the export done; on SQLite and PostgreSQL."""
     data, files, plan = company()
-    state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    state = StateStore(state_url)
     source, target = FakeSource(data, files), FakeTarget()
     run_export(source, state, tmp_path, options=options)
     yield state, source, target, plan, tmp_path
