@@ -9,12 +9,19 @@ Freshdesk attachment URLs are signed and expire within minutes (gotcha 5, ``X-Am
 so each ticket's files are streamed to disk right after its conversations are listed, by the same
 worker. When a URL has expired anyway (the CDN answers 403/404), the conversation list (or the
 ticket, for description files) is read again for a fresh URL.
+
+Inline images are not in ``attachments`` but linked in the HTML bodies (gotcha 5): each one
+becomes an ``Attachment(inline=True)`` of its comment (:mod:`connectors.freshdesk.inline`) and
+is downloaded the same way, with no credentials (the CDN is a foreign host). One image linked
+from many comments (a signature logo) is one file on disk, downloaded once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import mimetypes
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -24,6 +31,7 @@ from migrator.http import HttpClient
 from migrator.models import Attachment, Comment
 
 from connectors.freshdesk.client import API, iter_pages
+from connectors.freshdesk.inline import extension, inline_attachments, sniff_type
 from connectors.freshdesk.parse import parse_attachment, parse_conversation, parse_description
 
 __all__ = ["ConversationFetcher", "safe_name"]
@@ -41,11 +49,16 @@ def safe_name(name: str) -> str:
 class ConversationFetcher:
     """Lists conversations per ticket and downloads their attachments into the workdir."""
 
-    def __init__(self, client: HttpClient, workdir: Path, *, attachments: bool = True):
+    def __init__(self, client: HttpClient, workdir: Path, *, attachments: bool = True,
+                 inline_images: bool = True):
         self.client = client
         self.workdir = workdir
         self.attachments = attachments
+        self.inline_images = inline_images
         self.refreshers: dict[str, Callable[[], dict[str, Attachment]]] = {}
+        self._inline_done: dict[str, Attachment] = {}  # inline id -> the downloaded file
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     def list(self, ticket_id: str) -> list[dict[str, Any]]:
         """Every conversation of one ticket (all pages); a missing ticket gives none."""
@@ -72,6 +85,8 @@ class ConversationFetcher:
             rows = self.list(ticket_id)
         desc = parse_description(view)
         comments = [parse_conversation({"ticket_id": ticket_id, **row}) for row in rows]
+        for comment in ([desc] if desc else []) + comments:
+            self.add_inline(comment)
         if self.attachments:
             if desc is not None:
                 self.fetch_files(desc, lambda: self.fresh_ticket_files(ticket_id))
@@ -86,16 +101,24 @@ class ConversationFetcher:
             results = list(pool.map(self.comments, ids))
         return [c for chunk in results for c in chunk]
 
+    def add_inline(self, comment: Comment) -> None:
+        """Record the inline images linked in ``comment``'s HTML as inline attachments."""
+        if not self.inline_images:
+            return
+        known = {a.id for a in comment.attachments}
+        comment.attachments.extend(a for a in inline_attachments(comment.html_body)
+                                   if a.id not in known)
+
     def _fresh(self, comment: Comment) -> dict[str, Attachment]:
         for row in self.list(comment.ticket_id):
             if str(row.get("id")) == comment.id:
-                return {str(a["id"]): parse_attachment(a) for a in row.get("attachments") or []}
+                return _files(row.get("attachments"), row.get("body"))
         return {}
 
     def fresh_ticket_files(self, ticket_id: str) -> dict[str, Attachment]:
-        """Re-read a ticket for fresh description attachment URLs."""
+        """Re-read a ticket for fresh description attachment (and inline image) URLs."""
         data = self.client.get_json(f"{API}/tickets/{ticket_id}")
-        return {str(a["id"]): parse_attachment(a) for a in data.get("attachments") or []}
+        return _files(data.get("attachments"), data.get("description"))
 
     def fetch_files(self, comment: Comment, refresh: Callable[[], dict[str, Attachment]]) -> None:
         """Download every attachment of ``comment``; on an expired URL, refresh once and retry.
@@ -127,10 +150,51 @@ class ConversationFetcher:
     def _download(self, att: Attachment, dest: Path) -> int:
         if not att.url:
             raise RecordError(f"Freshdesk: attachment {att.id} has no URL")
+        if att.inline and dest == self.workdir / _rel(att):
+            return self._download_inline(att, dest)
         size = self.client.download(att.url, dest)
         if dest == self.workdir / _rel(att):
             att.local_path, att.size, att.sha256 = _rel(att).as_posix(), size, _sha256(dest)
         return size
+
+    def _lock(self, key: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _download_inline(self, att: Attachment, dest: Path) -> int:
+        """An inline image, once per id even when many comments link it (workers share it)."""
+        with self._lock(att.id):
+            done = self._inline_done.get(att.id)
+            if done is None or not (self.workdir / (done.local_path or "")).is_file():
+                size = self.client.download(att.url or "", dest)
+                done = _typed(att, dest, self.workdir, size)
+                self._inline_done[att.id] = done
+        att.file_name, att.content_type = done.file_name, done.content_type
+        att.local_path, att.size, att.sha256 = done.local_path, done.size, done.sha256
+        return att.size or 0
+
+
+def _files(attachments: list | None, body: str | None) -> dict[str, Attachment]:
+    """Regular and inline files of one record, by id (fresh URLs for a retry)."""
+    out = {str(a["id"]): parse_attachment(a) for a in attachments or []}
+    out.update({a.id: a for a in inline_attachments(body)})
+    return out
+
+
+def _typed(att: Attachment, path: Path, workdir: Path, size: int) -> Attachment:
+    """The downloaded inline image with its type sniffed and, when its name has none, an
+    extension (the body gives no name or type, only the bytes do)."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    ctype = sniff_type(head) or att.content_type or mimetypes.guess_type(att.file_name)[0]
+    ext = extension(ctype)
+    if ext and "." not in att.file_name:
+        renamed = path.with_name(f"{path.name}.{ext}")
+        path.replace(renamed)
+        path = renamed
+    return Attachment(id=att.id, file_name=path.name, content_type=ctype, size=size,
+                      url=att.url, inline=True, local_path=path.relative_to(workdir).as_posix(),
+                      sha256=_sha256(path))
 
 
 def _rel(att: Attachment) -> Path:

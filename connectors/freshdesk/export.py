@@ -11,6 +11,8 @@ the order the caller will give them again on resume; the cursor records how many
 export are used. Each ticket's description is its first :class:`Comment` (id
 ``desc-<ticket id>``, author = the requester), followed by its conversations; attachments are
 already downloaded (``local_path``, ``size``, ``sha256`` set) because their URLs expire.
+Inline images linked in the bodies are attachments with ``inline=True`` (unless
+``options.inline_images`` is off), downloaded the same way.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ class FreshdeskSource:
         self.client = client
         self.workdir = Path(workdir)
         self.options = options
-        self.fetcher = ConversationFetcher(client, self.workdir, attachments=options.attachments)
+        self.fetcher = ConversationFetcher(client, self.workdir, attachments=options.attachments,
+                                           inline_images=options.inline_images)
         self._roles: dict[str, Role] | None = None
         self._status_names: dict[int, str] | None = None
         self._groups: dict[str, dict] = {}

@@ -5,6 +5,9 @@ the description starts with a header naming the original requester, created and 
 every later comment becomes a note whose first line names its original author and time and the
 source comment id (the marker that recovery counts); ``cf_original_created`` /
 ``cf_original_resolved`` hold the dates (custom date fields take ``YYYY-MM-DD``).
+
+Inline images travel as attachments of their ticket/note; the body's ``<img>`` becomes the marker
+``[inline image: <name>]`` (:mod:`connectors.freshdesk.inline` says why).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import re
 from typing import Any, Iterable, Mapping
 
 from migrator.models import Agent, Comment, EndUser, Group, Organization, Ticket, TicketField
+
+from connectors.freshdesk.inline import rewrite_inline
 
 __all__ = [
     "SOURCE_ID_FIELD", "CREATED_FIELD", "RESOLVED_FIELD", "SYSTEM_FIELDS", "MAX_TICKET_BYTES",
@@ -152,7 +157,8 @@ def note_markers(bodies: Iterable[str]) -> set[str]:
 def _html(header: str, comment: Comment | None) -> str:
     body = ""
     if comment is not None:
-        body = comment.html_body or html.escape(comment.body or "").replace("\n", "<br>")
+        body = (rewrite_inline(comment.html_body, comment.attachments)
+                or html.escape(comment.body or "").replace("\n", "<br>"))
     return f"<p><em>{html.escape(header)}</em></p>\n{body}"
 
 
