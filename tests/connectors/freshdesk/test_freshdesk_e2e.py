@@ -7,8 +7,13 @@ engine does (target ids through an id map), since the engine is not part of this
 
 from __future__ import annotations
 
+import hashlib
 import html
+import re
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -51,30 +56,54 @@ def _load(target, entity, records, resolve=lambda r: r, workdir=None) -> dict[st
     return {o.source_id: o.target_id for o in outcomes if o.target_id}
 
 
-def test_all_tickets_notes_and_attachments_arrive_once(sandboxes, tmp_path, monkeypatch):
+@dataclass
+class Migrated:
+    """What one source -> target pass produced, for the assertions."""
+
+    target: object
+    workdir: Path
+    tickets: list[Ticket]
+    comments: list[Comment]
+    by_ticket: dict[str, list[Comment]]
+    done: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def migrated(sandboxes, tmp_path_factory):
     src_box, dst_box = sandboxes
+    workdir = tmp_path_factory.mktemp("fd-e2e")
     options = Options(max_in_flight=8)
-    source = make_source(_cfg(src_box.url, monkeypatch), workdir=tmp_path, options=options)
-    target = make_target(_cfg(dst_box.url, monkeypatch), workdir=tmp_path, options=options)
+    with pytest.MonkeyPatch.context() as mp:
+        source = make_source(_cfg(src_box.url, mp), workdir=workdir, options=options)
+        target = make_target(_cfg(dst_box.url, mp), workdir=workdir, options=options)
     try:
-        _migrate(source, target, src_box, dst_box, tmp_path)
+        yield _migrate(source, target, src_box, workdir)
     finally:
         source.close()
         target.close()
 
 
-def _migrate(source, target, src_box, dst_box, workdir) -> None:
-    tickets = _records(source, Entity.TICKETS)
-    ids = [t.id for t in tickets]
+def test_all_tickets_notes_and_attachments_arrive_once(migrated, sandboxes):
+    src_box, dst_box = sandboxes
     visible = [t for t in src_box.store.tickets.values() if not t["spam"] and not t.get("deleted")]
+    ids = [t.id for t in migrated.tickets]
     assert len(ids) == len(set(ids)) == len(visible) > 100 * PAGE_CAP
-    comments = _records(source, Entity.COMMENTS, ticket_ids=ids)
-    assert len({c.id for c in comments}) == len(comments)
-    files = [a for c in comments for a in c.attachments]
-    assert files and all(a.local_path and (workdir / a.local_path).exists() for a in files)
+    assert len({c.id for c in migrated.comments}) == len(migrated.comments)
+    files = [a for c in migrated.comments for a in c.attachments]
+    assert files and all(a.local_path and (migrated.workdir / a.local_path).exists()
+                         for a in files)
     assert src_box.app.state.cdn_stats["auth_header"] == 0  # no key ever sent to the CDN
     lists = src_box.app.state.requests["GET /api/v2/tickets"]
     assert lists >= 3  # page 1, page 2 refused by the cap (400), then a new window
+    assert set(migrated.done) == set(ids)
+    _assert_arrived(migrated.target, dst_box, migrated.tickets, migrated.by_ticket,
+                    migrated.done)
+
+
+def _migrate(source, target, src_box, workdir) -> Migrated:
+    tickets = _records(source, Entity.TICKETS)
+    ids = [t.id for t in tickets]
+    comments = _records(source, Entity.COMMENTS, ticket_ids=ids)
 
     fields = _records(source, Entity.TICKET_FIELDS)
     _load(target, Entity.TICKET_FIELDS, fields)
@@ -104,8 +133,54 @@ def _migrate(source, target, src_box, dst_box, workdir) -> None:
                             "requester_email": people[t.requester_id].email})
 
     done = _load(target, Entity.TICKETS, tickets, resolve, workdir)
-    assert set(done) == set(ids)
-    _assert_arrived(target, dst_box, tickets, by_ticket, done)
+    return Migrated(target, workdir, tickets, comments, by_ticket, done)
+
+
+def _source_inline(src_box) -> dict[str, list[int]]:
+    """Source ticket id -> blob ids of the inline images its bodies link (the sandbox's truth)."""
+    from connectors.sandbox.freshdesk_render import INLINE_PREFIX
+    pattern = re.compile(re.escape(INLINE_PREFIX) + r"(\d+)")
+    out: dict[str, list[int]] = {}
+    for tid, ticket in src_box.store.tickets.items():
+        bodies = [ticket.get("description") or ""] + [
+            c.get("body") or "" for c in src_box.store.conversations.get(tid, [])]
+        blobs = [int(m) for body in bodies for m in pattern.findall(body)]
+        if blobs:
+            out[str(tid)] = blobs
+    return out
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_every_inline_image_arrives_once_with_its_bytes(migrated, sandboxes):
+    src_box, dst_box = sandboxes
+    truth = _source_inline(src_box)
+    wanted = {t.id for t in migrated.tickets}
+    truth = {tid: blobs for tid, blobs in truth.items() if tid in wanted}
+    assert sum(len(b) for b in truth.values()) >= 5  # the seed links enough inline images
+
+    exported = [a for c in migrated.comments for a in c.attachments if a.inline]
+    assert len(exported) == sum(len(b) for b in truth.values())
+    for att in exported:  # staged with the bytes the CDN serves
+        assert _sha((migrated.workdir / att.local_path).read_bytes()) == att.sha256
+
+    src, dst = src_box.store, dst_box.store
+    inline_shas = {_sha(src.blobs[b].load()) for blobs in truth.values() for b in blobs}
+    for tid, blobs in truth.items():
+        got = dst.tickets[int(migrated.done[tid])]
+        convs = dst.conversations.get(got["id"], [])
+        landed = [a["id"] for a in got.get("attachments") or []] + [
+            a["id"] for c in convs for a in c.get("attachments") or []]
+        arrived = Counter(s for s in (_sha(dst.blobs[i].load()) for i in landed)
+                          if s in inline_shas)
+        assert arrived == Counter(_sha(src.blobs[b].load()) for b in blobs), tid
+        bodies = [got["description"]] + [c["body"] for c in convs]
+        assert not any("/inline/attachment" in b for b in bodies)  # no link to the source CDN
+        names = [src.blobs[b].name for b in blobs]
+        markers = "".join(html.unescape(b) for b in bodies)
+        assert all(f"[inline image: {n}]" in markers for n in names), tid
 
 
 def _assert_arrived(target, dst_box, tickets, by_ticket, done) -> None:
