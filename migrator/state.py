@@ -33,7 +33,7 @@ from migrator.models import RECORD_TYPES, Entity, Outcome, from_dict, to_dict
 
 __all__ = ["StateStore", "RecordOutcome", "SCHEMA_VERSION", "digest"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -60,7 +60,9 @@ staged = sa.Table(
     sa.Column("digest", sa.String(40), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("export_seq", sa.Integer, nullable=False, default=0),
-    sa.Index("ix_staged_parent", "entity", "parent_id"),
+    # (entity, parent_id, source_id): a ticket's comments in id order straight from the index;
+    # with (entity, parent_id) alone SQLite walks the primary key over every comment instead.
+    sa.Index("ix_staged_parent_id", "entity", "parent_id", "source_id"),
 )
 cursors = sa.Table(
     "cursors", metadata,
@@ -99,6 +101,17 @@ batch_items = sa.Table(
     sa.Column("batch_id", sa.Integer, primary_key=True),
     sa.Column("source_id", sa.String(100), primary_key=True),
 )
+
+
+_PAGE = (sa.select(staged.c.source_id, staged.c.payload)
+         .where(staged.c.entity == sa.bindparam("entity"),
+                staged.c.source_id > sa.bindparam("last"))
+         .order_by(staged.c.source_id).limit(sa.bindparam("limit")))
+_PAGE_BY_PARENT = (sa.select(staged.c.source_id, staged.c.payload)
+                   .where(staged.c.entity == sa.bindparam("entity"),
+                          staged.c.parent_id == sa.bindparam("parent"),
+                          staged.c.source_id > sa.bindparam("last"))
+                   .order_by(staged.c.source_id).limit(sa.bindparam("limit")))
 
 
 def digest(payload: str) -> str:
@@ -271,22 +284,19 @@ class StateStore:
                     page: int = 1000, raw: bool = False) -> Iterator[Any]:
         """Stream staged records of ``entity`` in source-id order, ``page`` rows per query."""
         cls = RECORD_TYPES[entity]
-        last = None
+        # One prebuilt statement per shape: called once per ticket by the engine, so building
+        # and compiling a select each time cost more than the query itself.
+        stmt = _PAGE_BY_PARENT if parent_id is not None else _PAGE
+        params = {"entity": entity.value, "parent": parent_id, "last": "", "limit": page}
         while True:
-            q = sa.select(staged.c.source_id, staged.c.payload).where(staged.c.entity == entity.value)
-            if parent_id is not None:
-                q = q.where(staged.c.parent_id == parent_id)
-            if last is not None:
-                q = q.where(staged.c.source_id > last)
-            q = q.order_by(staged.c.source_id).limit(page)
             with self.engine.connect() as conn:
-                rows = conn.execute(q).all()
+                rows = conn.execute(stmt, params).all()
             for sid, payload in rows:
                 data = json.loads(payload)
                 yield data if raw else from_dict(cls, data)
             if len(rows) < page:
                 return
-            last = rows[-1][0]
+            params["last"] = rows[-1][0]
 
     def get_staged(self, entity: Entity, source_id: str) -> Any | None:
         with self.engine.connect() as conn:
@@ -463,5 +473,12 @@ class StateStore:
         return out
 
 
+def _v2_parent_index(conn: Connection) -> None:
+    """Version 2: the children index also orders by source id (per-ticket reads stay O(1))."""
+    conn.execute(sa.text("DROP INDEX IF EXISTS ix_staged_parent"))
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_staged_parent_id "
+                         "ON staged (entity, parent_id, source_id)"))
+
+
 # Upgrade steps: version N -> the function that brings a version N-1 database to N.
-_MIGRATIONS: dict[int, Any] = {}
+_MIGRATIONS: dict[int, Any] = {2: _v2_parent_index}

@@ -1,0 +1,73 @@
+"""A target that answers at once and keeps nothing: the engine's own cost, no network wait."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any, Sequence
+
+from connectors.base import CheckItem, LoadItem, Submission, TargetCapabilities
+from migrator.models import Entity, Outcome
+from migrator.state import RecordOutcome
+
+__all__ = ["NullTarget"]
+
+
+class NullTarget:
+    """Creates every item (a counter as target id); stores nothing so memory stays flat."""
+
+    name = "null"
+
+    def __init__(self, batch_size: int = 100, on_submit: Any = None):
+        self.capabilities = TargetCapabilities(
+            sets_timestamps=True, creates_agents=True, writable_roles=True, async_jobs=False,
+            max_attachment_bytes=None, batch_size=batch_size)
+        self.sent: dict[str, int] = {}
+        self.sent_ids: dict[str, set[str]] = {}
+        self.keep_ids = False
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._on_submit = on_submit
+
+    def check(self) -> list[CheckItem]:
+        """Always fine."""
+        return [CheckItem("null target", True)]
+
+    def existing(self, entity: Entity) -> list[Any]:
+        """An empty account."""
+        return []
+
+    def submit(self, entity: Entity, items: list[LoadItem]) -> Submission:
+        """Answer every item ``created``."""
+        if self._on_submit is not None:
+            self._on_submit(entity, items)
+        with self._lock:
+            self.sent[entity.value] = self.sent.get(entity.value, 0) + len(items)
+            if self.keep_ids:
+                self.sent_ids.setdefault(entity.value, set()).update(i.source_id for i in items)
+            outcomes = [RecordOutcome(i.source_id, Outcome.CREATED, target_id=str(next(self._ids)))
+                        for i in items]
+        return Submission(entity, items, outcomes=outcomes)
+
+    def collect(self, submission: Submission) -> list[RecordOutcome]:
+        """The outcomes given at submit."""
+        return submission.outcomes or []
+
+    def reconcile(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, str]:
+        """Nothing was kept, so nothing is found (recovery resends open batches)."""
+        return {}
+
+    def fetch(self, entity: Entity, target_id: str) -> Any | None:
+        """Nothing is kept."""
+        return None
+
+    def delete(self, entity: Entity, target_ids: Sequence[str]) -> list[str]:
+        """Everything is already gone."""
+        return list(target_ids)
+
+    def stats(self) -> dict[str, dict]:
+        """No buckets."""
+        return {}
+
+    def close(self) -> None:
+        """Nothing to close."""
