@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from connectors.zendesk.lookups import Lookups
 
 __all__ = ["reason_of", "existing", "reconcile", "fetch", "delete"]
+
+log = logging.getLogger("connectors.zendesk")
 
 _SHOW = {"tickets": ("/api/v2/tickets/{}", "ticket", parse.parse_ticket),
          "end_users": ("/api/v2/users/{}", "user", parse.parse_user),
@@ -139,7 +142,12 @@ def delete(client: HttpClient, jobs: "JobQueue", entity: Entity, target_ids: Seq
         return gone
     if entity.value in _DELETE_ONE:
         for t in ids:
-            response = client.request("DELETE", _DELETE_ONE[entity.value].format(t), ok=(404,))
+            try:
+                response = client.request("DELETE", _DELETE_ONE[entity.value].format(t),
+                                          ok=(404,))
+            except RecordError as exc:  # kept, and said: the rest of the rollback goes on
+                log.warning("zendesk target: could not delete %s %s: %s", entity, t, exc.message)
+                continue
             if response.status_code < 300 or response.status_code == 404:
                 gone.append(t)
     return gone

@@ -392,3 +392,11 @@ def test_comments_appended_earlier_are_recognised_by_text(target, router):
                                                                  recovering=True)]))
     assert out[0].outcome == Outcome.UNCHANGED
     assert not router.calls("PUT", "/api/v2/tickets/4")
+
+
+def test_delete_one_by_one_keeps_going_past_a_refusal(target, router):
+    router.on("DELETE", "/api/v2/ticket_fields/1", httpx.Response(
+        405, json={"error": "InvalidEndpoint", "description": "Method not allowed"}))
+    router.on("DELETE", "/api/v2/ticket_fields/2", httpx.Response(204))
+    router.on("DELETE", "/api/v2/ticket_fields/3", httpx.Response(404, json={}))
+    assert target.delete(Entity.TICKET_FIELDS, ["1", "2", "3"]) == ["2", "3"]
