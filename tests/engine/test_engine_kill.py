@@ -121,33 +121,20 @@ def test_sigkill_at_ten_seeded_points_then_rerun(db, request):
 def test_sigint_finishes_the_batch_in_flight_and_exits_130(sandboxes):
     path, target = sandboxes
     proc = _migrate(path)
-    db = path.parent / ".migrator" / "state.db"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (db.exists() and _batches(db) >= 8):
-        time.sleep(0.02)
+    with Project.load(path) as project:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if project.state.batch_counts().get("end_users", {}).get("done", 0) >= 3:
+                break
+            time.sleep(0.01)
+    assert proc.poll() is None, proc.communicate()[0].decode()[-2000:]
     proc.send_signal(signal.SIGINT)
     out = proc.communicate(timeout=120)[0].decode()
     assert proc.returncode == 130, out[-2000:]
     assert "state is saved" in out and "Traceback" not in out
+    with Project.load(path) as project:
+        assert project.state.list_runs()[-1]["status"] == "interrupted"
+        assert project.state.open_batches() == []  # the batches in flight were recorded
     final = _migrate(path)
     assert final.communicate(timeout=120) and final.returncode == 0
     _assert_exactly_once(path, target)
-
-
-def _wait_for(path: Path, entity: str, proc: subprocess.Popen) -> None:
-    """Until a batch of ``entity`` is open (being sent) or the process ended."""
-    with Project.load(path) as project:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            if project.state.open_batches(Entity(entity)):
-                return
-            time.sleep(0.005)
-
-
-def _batches(db: Path) -> int:
-    import sqlite3
-    try:
-        with sqlite3.connect(db, timeout=1) as conn:
-            return conn.execute("select count(*) from batches where status = 'done'").fetchone()[0]
-    except sqlite3.Error:
-        return 0
