@@ -61,6 +61,7 @@ class FreshdeskSource:
         self._status_names: dict[int, str] | None = None
         self._groups: dict[str, dict] = {}
         self._seen_tickets: list[str] = []
+        self._ratings: list[Any] | None = None
 
     # -- protocol --------------------------------------------------------------------------
     def entities(self) -> Sequence[Entity]:
@@ -203,9 +204,33 @@ class FreshdeskSource:
         phases = ["all"] + (["spam"] if self.options.include_spam else []) + (
             ["deleted"] if self.options.include_deleted else [])
         walk = TicketWalk.load(cursor, phases, since)
+        ratings = self.ratings_by_ticket()
         for page in iter_ticket_pages(self.client, walk, page_cap(self.cfg), self.status_names()):
+            for ticket in page.records:
+                if ticket.id in ratings:
+                    ticket.extra["satisfaction_rating"] = ratings[ticket.id]
             self._seen_tickets.extend(t.id for t in page.records)
             yield page
+
+    def ratings(self) -> list[Any]:
+        """Every satisfaction rating (read once; an empty list on plans without surveys)."""
+        if self._ratings is None:
+            self._ratings = self._optional("surveys/satisfaction_ratings", P.parse_rating,
+                                           {"created_since": EPOCH})
+        return self._ratings
+
+    def ratings_by_ticket(self) -> dict[str, dict[str, Any]]:
+        """Ticket id -> its latest rating as ``Ticket.extra["satisfaction_rating"]`` carries it.
+
+        No target can re-create a historical rating faithfully, so the ticket carries its score
+        and a loader writes it into the ticket (Freshdesk: the description header). One list
+        read of all ratings (a delta's ticket may have been rated long ago), reused below.
+        """
+        out: dict[str, dict[str, Any]] = {}
+        for r in sorted(self.ratings(), key=lambda r: r.created_at or ""):
+            out[r.ticket_id] = {"id": r.id, "score": r.score, "comment": r.comment,
+                                "created_at": r.created_at}
+        return out
 
     def _comments(self, cursor: str | None, ticket_ids: Iterable[str] | None) -> Iterator[Page]:
         ids = [str(t) for t in (ticket_ids if ticket_ids is not None else self._seen_tickets)]
@@ -245,9 +270,8 @@ _SIMPLE: dict[Entity, Callable[[FreshdeskSource, str | None], list[Any]]] = {
     Entity.AGENTS: FreshdeskSource._agents,
     Entity.GROUPS: lambda self, since: [P.parse_group(g) for g in self._group_details()],
     Entity.MEMBERSHIPS: FreshdeskSource._memberships,
-    Entity.SATISFACTION_RATINGS: lambda self, since: self._optional(
-        "surveys/satisfaction_ratings", P.parse_rating,
-        {"created_since": iso(since) or EPOCH}),
+    Entity.SATISFACTION_RATINGS: lambda self, since: [
+        r for r in self.ratings() if not since or (r.created_at or "") >= (iso(since) or "")],
     Entity.TIME_ENTRIES: lambda self, since: self._optional(
         "time_entries", P.parse_time_entry, None),
 }

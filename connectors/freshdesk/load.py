@@ -4,7 +4,9 @@ Synchronous: ``submit`` sends every item (tickets several at once, within the bu
 returns the outcomes; ``collect`` hands them back. What Freshdesk cannot do is said, not hidden:
 roles are read-only (a missing role is a failed record telling the user to create it in the UI),
 agents are paid seats (missing ones are skipped unless ``create_agents: true``), dates cannot be
-set (they go into fields and note headers, see :mod:`connectors.freshdesk.render`).
+set (they go into fields and note headers, see :mod:`connectors.freshdesk.render`), satisfaction
+ratings are not re-created (their score goes into the description header), blocked and deleted
+contacts are created active (each outcome says so).
 """
 
 from __future__ import annotations
@@ -35,7 +37,14 @@ CAPABILITIES = TargetCapabilities(
     notes=("original dates are kept in cf_original_created/cf_original_resolved and note headers",
            "agents are paid seats: only matched by e-mail unless create_agents is set",
            "roles cannot be created through the API: create tier roles in the UI first",
-           "history is imported as notes, never replies, so no customer is e-mailed"),
+           "history is imported as notes, never replies, so no customer is e-mailed",
+           "satisfaction ratings cannot be imported as history (the API dates a new rating "
+           "today): each score is written in its ticket's description header instead",
+           "blocked and deleted contacts are created active (Freshdesk refuses writes to "
+           "them); block or delete them again after the migration",
+           "inline images become attachments of their ticket or note, marked in the text as "
+           "[inline image: name]",
+           "time entries keep their date (executed_at) and are marked in their note"),
 )
 
 
@@ -81,6 +90,9 @@ class FreshdeskTarget(EntityLoader):
             "Freshdesk target notifications", True, "history is loaded as notes only",
             hint="turn off requester notifications and automations before a bulk load",
             warning=True))
+        # What Freshdesk cannot take as it was: said before the run, not discovered after it.
+        items.append(CheckItem("Freshdesk target limits", True, "; ".join(CAPABILITIES.notes),
+                               warning=True))
         return items
 
     def existing(self, entity: Entity) -> Iterator[Any]:

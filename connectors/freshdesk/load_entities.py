@@ -11,7 +11,8 @@ from typing import Any, Sequence
 
 from migrator.errors import ConfigError, RecordError
 from migrator.http import HttpClient
-from migrator.models import Agent, EndUser, Entity, Group, Membership, Organization, Outcome, Role
+from migrator.models import (Agent, EndUser, Entity, Group, Membership, Organization, Outcome,
+                             Role, TimeEntry)
 from migrator.state import RecordOutcome
 
 from connectors.base import LoadItem
@@ -24,8 +25,13 @@ __all__ = ["EntityLoader"]
 
 DELETE_PATHS = {Entity.TICKETS: "tickets", Entity.END_USERS: "contacts",
                 Entity.ORGANIZATIONS: "companies", Entity.GROUPS: "groups",
-                Entity.AGENTS: "agents"}
-FETCH_PATHS = {**DELETE_PATHS, Entity.ROLES: "roles", Entity.PRODUCTS: "products"}
+                Entity.AGENTS: "agents", Entity.TIME_ENTRIES: "time_entries"}
+# No "view a time entry" endpoint exists (only list, create, update, delete).
+FETCH_PATHS = {**{e: p for e, p in DELETE_PATHS.items() if e is not Entity.TIME_ENTRIES},
+               Entity.ROLES: "roles", Entity.PRODUCTS: "products"}
+NOT_LOADED = {Entity.SATISFACTION_RATINGS: (
+    "satisfaction ratings are not re-created: Freshdesk would date them today and count them in "
+    "current CSAT reports; the score is kept in the ticket's description header")}
 PARSERS = {Entity.END_USERS: P.parse_contact, Entity.ORGANIZATIONS: P.parse_company,
            Entity.GROUPS: P.parse_group, Entity.AGENTS: P.parse_agent, Entity.ROLES: P.parse_role,
            Entity.PRODUCTS: P.parse_product}
@@ -69,10 +75,11 @@ class EntityLoader:
         """One outcome per item for the structural entities."""
         handler = {Entity.ORGANIZATIONS: self._company, Entity.END_USERS: self._contact,
                    Entity.AGENTS: self._agent, Entity.GROUPS: self._group,
-                   Entity.MEMBERSHIPS: self._membership}.get(entity)
+                   Entity.MEMBERSHIPS: self._membership,
+                   Entity.TIME_ENTRIES: self._time_entry}.get(entity)
         if handler is None:
-            return [RecordOutcome(i.source_id, Outcome.SKIPPED, None,
-                                  f"Freshdesk target does not load {entity.value}") for i in items]
+            reason = NOT_LOADED.get(entity, f"Freshdesk target does not load {entity.value}")
+            return [RecordOutcome(i.source_id, Outcome.SKIPPED, None, reason) for i in items]
         outcomes = []
         for item in items:
             try:
@@ -114,11 +121,14 @@ class EntityLoader:
         user: EndUser = item.record
         response = self.client.request("POST", f"{API}/contacts", json=R.render_contact(user),
                                        ok=(409,))
+        state = _source_state(user)
         if response.status_code == 409 and user.email:
             # An e-mail that already belongs to a user is a 409 (§5.4): reuse that contact.
             rows = self.client.get_json(f"{API}/contacts", params={"email": user.email})
             if rows:
-                return RecordOutcome(item.source_id, Outcome.REUSED, str(rows[0]["id"]))
+                return RecordOutcome(item.source_id, Outcome.REUSED, str(rows[0]["id"]),
+                                     f"{state} in the source; the existing contact is kept as "
+                                     "it is" if state else None)
             agents = self.client.get_json(f"{API}/agents", params={"email": user.email})
             if agents:
                 return RecordOutcome(item.source_id, Outcome.REUSED, str(agents[0]["id"]),
@@ -126,7 +136,10 @@ class EntityLoader:
         if response.status_code == 409:
             return RecordOutcome(item.source_id, Outcome.FAILED, None,
                                  f"Freshdesk reports a conflicting contact: {response.text[:200]}")
-        reason = "deleted in the source; created active" if user.deleted else None
+        # Created active on purpose: Freshdesk answers 405 to any write on a blocked or deleted
+        # contact (gotcha 17), so their tickets could not be imported; the outcome says so.
+        reason = (f"{state} in the source; created active so its tickets can be imported "
+                  "(block or delete it in Freshdesk after the migration)") if state else None
         return self._created_outcome(Entity.END_USERS, item, response.json()["id"], reason)
 
     # -- agents ----------------------------------------------------------------------------
@@ -189,6 +202,21 @@ class EntityLoader:
         self.client.request("PUT", f"{API}/groups/{m.group_id}", json={"agent_ids": ids})
         return self._created_outcome(Entity.MEMBERSHIPS, item, target_id)
 
+    # -- time entries ----------------------------------------------------------------------
+    def _time_entry(self, item: LoadItem) -> RecordOutcome:
+        """``POST /tickets/{id}/time_entries`` (ticket id already the target's), once: an entry
+        whose note marker is on the ticket already is reused (a re-run or a recovery)."""
+        entry: TimeEntry = item.record
+        if not entry.ticket_id:
+            return RecordOutcome(item.source_id, Outcome.SKIPPED, None,
+                                 "its ticket was not migrated")
+        path = f"{API}/tickets/{entry.ticket_id}/time_entries"
+        for row in self._list(path.removeprefix(f"{API}/")):
+            if entry.id in R.TIME_MARKER.findall(str(row.get("note") or "")):
+                return RecordOutcome(item.source_id, Outcome.REUSED, str(row["id"]))
+        data = self.client.post_json(path, R.render_time_entry(entry))
+        return self._created_outcome(Entity.TIME_ENTRIES, item, data["id"])
+
     # -- fetch and delete ------------------------------------------------------------------
     def fetch_other(self, entity: Entity, target_id: str) -> Any | None:
         """One non-ticket record as the target holds it."""
@@ -223,3 +251,10 @@ class EntityLoader:
         members = [a for a in response.json().get("agent_ids") or [] if str(a) != agent_id]
         self.client.request("PUT", f"{API}/groups/{group_id}", json={"agent_ids": members})
         return True
+
+
+def _source_state(user: EndUser) -> str | None:
+    """``blocked``, ``deleted`` or both, as the source had the contact; None when active."""
+    states = [name for name, flag in (("blocked", user.blocked), ("deleted", user.deleted))
+              if flag]
+    return " and ".join(states) or None

@@ -16,7 +16,8 @@ import html
 import re
 from typing import Any, Iterable, Mapping
 
-from migrator.models import Agent, Comment, EndUser, Group, Organization, Ticket, TicketField
+from migrator.models import (Agent, Comment, EndUser, Group, Organization, Ticket, TicketField,
+                             TimeEntry)
 
 from connectors.freshdesk.inline import rewrite_inline
 
@@ -24,7 +25,8 @@ __all__ = [
     "SOURCE_ID_FIELD", "CREATED_FIELD", "RESOLVED_FIELD", "SYSTEM_FIELDS", "MAX_TICKET_BYTES",
     "UNASSIGNED_FOR", "status_code", "priority_code", "source_code", "render_contact",
     "render_company", "render_group", "render_agent", "render_field", "render_ticket",
-    "render_note", "ticket_header", "note_header", "note_markers", "render_leftover_note",
+    "render_note", "ticket_header", "satisfaction_text", "note_header", "note_markers",
+    "render_leftover_note", "render_time_entry",
     "form_fields",
 ]
 
@@ -48,7 +50,9 @@ TYPE_NAMES = {"text": "custom_text", "textarea": "custom_paragraph",
               "decimal": "custom_decimal", "date": "custom_date", "dropdown": "custom_dropdown",
               "multiselect": "custom_dropdown", "regexp": "custom_text"}
 SCOPE_CODES = {"global": 1, "group": 2, "restricted": 3}
+CSAT_SCORES = ("good", "neutral", "bad")
 _MARKER = re.compile(r"Migrated comment #([\w.:-]+)")
+TIME_MARKER = re.compile(r"Migrated time entry #([\w.:-]+)")
 
 
 def status_code(status: str | None, custom: Mapping[str, int] | None = None) -> int:
@@ -139,7 +143,27 @@ def ticket_header(ticket: Ticket) -> str:
         parts.append(f"resolved on {ticket.solved_at}")
     if ticket.closed_at:
         parts.append(f"closed on {ticket.closed_at}")
+    csat = satisfaction_text(ticket.extra.get("satisfaction_rating"))
+    if csat:
+        parts.append(csat)
     return " — ".join(parts)
+
+
+def satisfaction_text(rating: Any) -> str | None:
+    """``satisfaction: good ("Quick help") on <date>`` for a rated ticket, else None.
+
+    Freshdesk's ``POST /tickets/{id}/satisfaction_ratings`` (reference §4.6) records a rating
+    *now*, from the requester: historical scores would land in today's CSAT reports. So the
+    original score is kept as text in the ticket's description header instead.
+    """
+    if not isinstance(rating, Mapping) or rating.get("score") not in CSAT_SCORES:
+        return None  # offered or unoffered surveys carry no score
+    text = f"satisfaction: {rating['score']}"
+    if rating.get("comment"):
+        text += f" (\u201c{rating['comment']}\u201d)"
+    if rating.get("created_at"):
+        text += f" on {rating['created_at']}"
+    return text
 
 
 def note_header(comment: Comment) -> str:
@@ -194,6 +218,19 @@ def render_note(comment: Comment) -> dict[str, Any]:
                             "incoming": comment.extra.get("author_kind") == "end_user"}
     if comment.author_id:
         body["user_id"] = _int(comment.author_id)
+    return body
+
+
+def render_time_entry(entry: TimeEntry) -> dict[str, Any]:
+    """``POST /tickets/{id}/time_entries``: ``executed_at`` keeps the original date (§4.6)."""
+    minutes = max(0, int(entry.seconds or 0)) // 60
+    body: dict[str, Any] = {"time_spent": f"{minutes // 60:02d}:{minutes % 60:02d}",
+                            "billable": bool(entry.billable),
+                            "note": f"Migrated time entry #{entry.id}"}
+    if entry.executed_at:
+        body["executed_at"] = entry.executed_at
+    if entry.agent_id:
+        body["agent_id"] = _int(entry.agent_id)
     return body
 
 
