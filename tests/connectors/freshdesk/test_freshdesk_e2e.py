@@ -183,6 +183,17 @@ def test_every_inline_image_arrives_once_with_its_bytes(migrated, sandboxes):
         assert all(f"[inline image: {n}]" in markers for n in names), tid
 
 
+def test_satisfaction_scores_land_in_the_description_header(migrated, sandboxes):
+    src_box, dst_box = sandboxes
+    rated = {str(r["ticket_id"]) for r in src_box.store.ratings.values()}
+    carried = {t.id: t.extra["satisfaction_rating"]["score"] for t in migrated.tickets
+               if "satisfaction_rating" in t.extra}
+    assert carried and set(carried) == rated & {t.id for t in migrated.tickets}
+    for tid, score in carried.items():
+        description = html.unescape(dst_box.store.tickets[int(migrated.done[tid])]["description"])
+        assert f"satisfaction: {score}" in description.split("\n")[0], tid
+
+
 def _assert_arrived(target, dst_box, tickets, by_ticket, done) -> None:
     store = dst_box.store
     assert len(store.tickets) == len(tickets)  # each ticket once
