@@ -1,0 +1,54 @@
+"""The benchmark harness runs end to end on tiny sizes and its numbers mean what they say."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import main
+from bench.budget import Scenario, run_scenario
+from bench.local import run_size
+from bench.table import rows_for
+
+
+def test_local_phases_move_every_ticket_and_report_rss(tmp_path):
+    result = run_size(300, tmp_path, comments=2)
+    assert result["migrate_status"] == "done"
+    # Every staged ticket reaches the target except those the engine skips (deleted/spam).
+    assert 0 < result["sent"]["tickets"] <= 300
+    assert result["status_tickets_created"] == result["sent"]["tickets"]
+    assert result["report_tickets"] > 0
+    assert result["staged_records"] > 300  # tickets + comments + people
+    assert all(p["peak_rss_mb"] >= result["baseline_rss_mb"] for p in result["phases"].values())
+    assert result["tickets_per_s"] > 0
+
+
+def test_budget_scenario_counts_windows_against_the_plan_limit():
+    sc = Scenario("tiny", "zendesk", "enterprise", 40, window=1.0, strategy="per_ticket")
+    result = run_scenario(sc)
+    phase = result["phases"][0]
+    account = phase["buckets"]["source"]["account"]
+    assert phase["result"]["staged"]["tickets"] == 40
+    assert account["limit"] == 700 and account["window_s"] == 1.0
+    assert account["calls"] >= 40  # one comments call per ticket at least
+    assert account["throttled"] == 0
+
+
+def test_cli_writes_results_and_a_table(tmp_path, capsys):
+    assert main(["--only", "local", "--sizes", "200", "--out", str(tmp_path)]) == 0
+    latest = (tmp_path / "latest.md").read_text()
+    assert "tickets/s" in latest and "Python" in latest
+    saved = json.loads(next(tmp_path.glob("2*.json")).read_text())
+    assert saved["local"][0]["tickets"] == 200
+    assert saved["rows"] and capsys.readouterr().out.startswith("| measure")
+
+
+def test_rows_flag_misses():
+    rows = rows_for({"resume": {"tickets": 10, "restart_to_first_new_s": 9.0,
+                                "redone_batches_max": 3, "redone_records": {"tickets": 250}},
+                     "peer": {"tickets": 5, "speedup": 4.0,
+                              "ours": {"seconds": 1, "requests_per_ticket": 0.1},
+                              "zenpy": {"seconds": 4, "requests_per_ticket": 1.0}}})
+    assert [r["ok"] for r in rows] == [False, False, True, True]
