@@ -138,3 +138,13 @@ def test_sigint_finishes_the_batch_in_flight_and_exits_130(sandboxes):
     final = _migrate(path)
     assert final.communicate(timeout=120) and final.returncode == 0
     _assert_exactly_once(path, target)
+
+
+def _wait_for(path: Path, entity: str, proc: subprocess.Popen) -> None:
+    """Until a batch of ``entity`` is open (being sent) or the process ended."""
+    with Project.load(path) as project:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if project.state.open_batches(Entity(entity)):
+                return
+            time.sleep(0.005)
