@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 from migrator.models import Attachment
 
 __all__ = ["INLINE_PATH", "inline_attachments", "inline_id", "rewrite_inline", "marker",
-           "sniff_type"]
+           "sniff_type", "extension"]
 
 INLINE_PATH = "/inline/attachment"
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
@@ -52,7 +52,7 @@ def _is_inline(src: str) -> bool:
 
 
 def _token_id(token: str) -> str | None:
-    """The attachment id inside an inline token: ``<id>.<sig>`` or a JWT whose payload has ``id``."""
+    """The attachment id in an inline token: ``<id>.<sig>``, or a JWT whose payload has ``id``."""
     head = token.split(".", 1)[0]
     if head.isdigit():
         return head
