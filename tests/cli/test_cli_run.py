@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from migrator.cli import cli
 from migrator.engine import commands
-from migrator.errors import TransientError
 from migrator.models import Entity
 from migrator.project import Project
 from tests.engine.fakes import FakeSource, FakeTarget, company
