@@ -51,6 +51,8 @@ def test_sample_run_then_rollback_leaves_the_target_as_before(tmp_path):
             assert report.failed == 0 and report.step("tickets").counts["created"] == 5
             during = _counts(target.url)
             assert during != before
+            again = commands.migrate_project(project, spec=commands.SampleSpec(5, seed=2))
+            assert again.total("created") == 0 and _counts(target.url) == during  # idempotent
             commands.rollback_project(project, report.run_id)
             assert _counts(target.url) == before
             assert project.state.target_ids(Entity.TICKETS) == {}
