@@ -3,7 +3,8 @@
 Per stream the saved cursor is handed back to the source; each page is staged and the cursor
 moved in one transaction (style lesson 6), so a crash repeats at most one page. Comments are
 exported for the staged tickets whose ``updated_at`` moved since their comments were last
-exported (a per-ticket marker in the cursors table); attachments are downloaded right after
+exported (a per-ticket marker in the cursors table), in one pass whose ticket list is kept so
+that a resume hands the connector the same list with its saved cursor; attachments are downloaded right after
 their page is listed, because some vendors' URLs expire within minutes (Freshdesk, reference
 "attachments").
 """
