@@ -44,12 +44,12 @@ class Scenario:
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("zd-export-e1", "zendesk", "enterprise", 3000, strategy="per_ticket",
+    Scenario("zd-export-e1", "zendesk", "enterprise", 5000, strategy="per_ticket",
              quick_tickets=800),
-    Scenario("zd-export-e2", "zendesk", "enterprise", 3000, strategy="events", quick_tickets=800),
-    Scenario("zd-export-auto", "zendesk", "enterprise", 3000, quick_tickets=800),
-    Scenario("fd-export-growth", "freshdesk", "growth", 1500, quick_tickets=300),
-    Scenario("fd-export-pro", "freshdesk", "pro", 1500, quick_tickets=300),
+    Scenario("zd-export-e2", "zendesk", "enterprise", 5000, strategy="events", quick_tickets=800),
+    Scenario("zd-export-auto", "zendesk", "enterprise", 5000, quick_tickets=800),
+    Scenario("fd-export-growth", "freshdesk", "growth", 2000, quick_tickets=300),
+    Scenario("fd-export-pro", "freshdesk", "pro", 2000, quick_tickets=300),
     Scenario("zd-to-fd-growth", "zendesk", "enterprise", 250, "freshdesk", "growth", window=3.0,
              quick_tickets=80),
     Scenario("zd-to-fd-pro", "zendesk", "enterprise", 400, "freshdesk", "pro", window=3.0,

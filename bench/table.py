@@ -22,9 +22,14 @@ def _local(results: list[dict]) -> list[dict]:
     for r in results:
         n = r["tickets"]
         tps = r["tickets_per_s"]
-        rows.append(_row(f"local {n:,} tickets: tickets/s (stage+plan+migrate, 1 core)",
-                         tps, ">= 20,000/s", tps / TARGETS["tickets_per_s"],
-                         tps >= TARGETS["tickets_per_s"]))
+        per = r.get("comments_per_ticket", 3)
+        rows.append(_row(f"local {n:,} tickets ({per} comments each): tickets/s through "
+                         "stage+plan+migrate, 1 core", tps, ">= 20,000/s",
+                         tps / TARGETS["tickets_per_s"], tps >= TARGETS["tickets_per_s"]))
+        if r.get("records_per_s"):
+            rec = r["records_per_s"]
+            rows.append(_row(f"local {n:,}: staged records/s (tickets+comments+people)", rec,
+                             "(context)", rec / TARGETS["tickets_per_s"], None))
         rss = r["peak_rss_mb"]
         rows.append(_row(f"local {n:,} tickets: peak RSS MB (all phases)", rss, "< 200 MB",
                          rss / TARGETS["peak_rss_mb"], rss < TARGETS["peak_rss_mb"]))
@@ -51,9 +56,11 @@ def _budget(results: list[dict]) -> list[dict]:
             name, b = found
             share = b["steady_share"] if b["steady_share"] is not None else b["peak_share"]
             kind = "steady" if b["steady_share"] is not None else "peak (run too short)"
+            # A run shorter than three windows has no steady state: shown, not judged.
+            judged = b["steady_share"] is not None
             rows.append(_row(f"{label}: {name} {kind} share of limit", round(share, 3),
                              ">= 90%", share / TARGETS["budget_share"],
-                             share >= TARGETS["budget_share"]))
+                             share >= TARGETS["budget_share"] if judged else None))
             calls = sum(x.get("calls", 0) for x in buckets.values())
             throttled = sum(x.get("throttled", 0) for x in buckets.values())
             s429 = throttled / (calls + throttled) if calls + throttled else 0.0

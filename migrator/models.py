@@ -344,20 +344,34 @@ _NESTED: dict[tuple[type, str], type] = {
 }
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_FIELD_SETS: dict[type, frozenset[str]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    """Field names of a record class, computed once: ``dataclasses.fields`` is slow per call."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def to_dict(record: Any) -> dict[str, Any]:
     """A record as plain JSON-ready data (nested records included)."""
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
+    for name in _names(type(record)):
+        value = getattr(record, name)
         if isinstance(value, list) and value and dataclasses.is_dataclass(value[0]):
             value = [to_dict(v) for v in value]
-        out[f.name] = value
+        out[name] = value
     return out
 
 
 def from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Rebuild a record of ``cls`` from :func:`to_dict` output; unknown keys go to ``extra``."""
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = _FIELD_SETS.get(cls)
+    if names is None:
+        names = _FIELD_SETS[cls] = frozenset(_names(cls))
     kwargs: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in data.items():
