@@ -64,7 +64,12 @@ def _run(part: str, args: argparse.Namespace, tmp: Path) -> Any:
         from bench.budget import SCENARIOS, run_scenario
         names = args.scenarios.split(",") if args.scenarios else (
             QUICK_SCENARIOS if args.quick else tuple(SCENARIOS))
-        return [run_scenario(SCENARIOS[n.strip()], quick=args.quick) for n in names]
+        out = []
+        for n in names:
+            started = time.monotonic()
+            out.append(run_scenario(SCENARIOS[n.strip()], quick=args.quick))
+            print(f"   {n}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+        return out
     if part == "resume":
         from bench.resume import run_resume
         n = args.resume_tickets or (10_000 if args.quick else 100_000)

@@ -141,6 +141,10 @@ def _migrate(commands: Any, project: Any) -> dict[str, Any]:
 
 
 def binding(buckets: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
-    """The bucket the phase leaned on hardest (highest peak share): the binding ceiling."""
+    """The binding bucket: the one whose limit takes the most windows to serve what was used.
+
+    (credits / limit): with E1 the account bucket binds even though the incremental one peaks
+    at 90% for a window or two; with E2 the incremental bucket binds.
+    """
     rated = [(n, b) for n, b in buckets.items() if b.get("peak_share") is not None]
-    return max(rated, key=lambda nb: (nb[1]["peak_share"], nb[1]["credits"])) if rated else None
+    return max(rated, key=lambda nb: nb[1]["credits"] / nb[1]["limit"]) if rated else None

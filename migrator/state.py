@@ -113,13 +113,10 @@ _PAGE_BY_PARENT = (sa.select(staged.c.source_id, staged.c.payload)
                           staged.c.source_id > sa.bindparam("last"))
                    .order_by(staged.c.source_id).limit(sa.bindparam("limit")))
 
-# Keyset pagination over (parent_id, source_id) on ix_staged_parent_id; "" sorts first.
-_CHILDREN = (sa.select(staged.c.parent_id, staged.c.source_id, staged.c.payload)
-             .where(staged.c.entity == sa.bindparam("entity"), staged.c.parent_id.is_not(None),
-                    sa.or_(staged.c.parent_id > sa.bindparam("parent"),
-                           sa.and_(staged.c.parent_id == sa.bindparam("parent"),
-                                   staged.c.source_id > sa.bindparam("last"))))
-             .order_by(staged.c.parent_id, staged.c.source_id).limit(sa.bindparam("limit")))
+_CHILDREN = (sa.select(staged.c.parent_id, staged.c.payload)
+             .where(staged.c.entity == sa.bindparam("entity"),
+                    staged.c.parent_id.in_(sa.bindparam("parents", expanding=True)))
+             .order_by(staged.c.parent_id, staged.c.source_id))
 
 
 def digest(payload: str) -> str:
@@ -306,22 +303,22 @@ class StateStore:
                 return
             params["last"] = rows[-1][0]
 
-    def iter_children(self, entity: Entity, *, page: int = 1000) -> Iterator[Any]:
-        """Stream staged records of ``entity`` that have a parent, ordered by (parent, id).
+    def children_of(self, entity: Entity, parent_ids: Sequence[str]) -> dict[str, list[Any]]:
+        """Parent id -> its staged ``entity`` records in source-id order, 500 parents a query.
 
-        Parents' ids compare as strings, as :meth:`iter_staged` orders them, so a caller can
-        merge-join children onto their parents in one pass instead of one query per parent.
+        One query per slice of parents instead of one per parent: the engine assembles each
+        ticket with its comments this way.
         """
         cls = RECORD_TYPES[entity]
-        params = {"entity": entity.value, "parent": "", "last": "", "limit": page}
-        while True:
-            with self.engine.connect() as conn:
-                rows = conn.execute(_CHILDREN, params).all()
-            for _, _, payload in rows:
-                yield from_dict(cls, json.loads(payload))
-            if len(rows) < page:
-                return
-            params["parent"], params["last"] = rows[-1][0], rows[-1][1]
+        ids = [str(p) for p in parent_ids]
+        out: dict[str, list[Any]] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(_CHILDREN, {"entity": entity.value,
+                                                "parents": ids[i:i + 500]}).all()
+                for parent, payload in rows:
+                    out.setdefault(parent, []).append(from_dict(cls, json.loads(payload)))
+        return out
 
     def get_staged(self, entity: Entity, source_id: str) -> Any | None:
         with self.engine.connect() as conn:
