@@ -1,7 +1,9 @@
 """Export runner: source -> staging, resumable, and delta-aware when run again.
 
 Per stream the saved cursor is handed back to the source; each page is staged and the cursor
-moved in one transaction (style lesson 6), so a crash repeats at most one page. Comments are
+moved in one transaction (style lesson 6), so a crash repeats at most one page. The next pages
+are read while one is staged (:mod:`migrator.engine.prefetch`); after a stop, the pages read
+before it are staged and then the export ends. Comments are
 exported for the staged tickets whose ``updated_at`` moved since their comments were last
 exported (a per-ticket marker in the cursors table), in one pass whose ticket list is kept so
 that a resume hands the connector the same list with its saved cursor; attachments are downloaded right after
@@ -20,6 +22,7 @@ import sqlalchemy as sa
 
 from migrator.engine import killpoints
 from migrator.engine.attachments import AttachmentFetcher
+from migrator.engine.prefetch import prefetch
 from migrator.engine.signals import StopFlag
 from migrator.models import Entity
 from migrator.progress import NullProgress, Progress
@@ -93,8 +96,8 @@ class _Exporter:
         name = f"export {entity.value}"
         self.progress.start(name)
         self.report.staged.setdefault(entity.value, 0)
-        for page in self.source.export(entity, cursor, since=since):
-            self.stop.check()
+        for page in prefetch(self.source.export(entity, cursor, since=since),
+                             self.options.max_in_flight, self.stop):
             records = _dedupe(page.records)
             self._stage(records, stream, page.cursor)
             self.progress.advance(name, len(records))
@@ -141,9 +144,8 @@ class _Exporter:
             return
         name = "export comments"
         self.progress.start(name, len(pending))
-        for page in self.source.export(Entity.COMMENTS, cursor,
-                                       ticket_ids=[tid for tid, _ in pending]):
-            self.stop.check()
+        pages = self.source.export(Entity.COMMENTS, cursor, ticket_ids=[tid for tid, _ in pending])
+        for page in prefetch(pages, self.options.max_in_flight, self.stop):
             records = _dedupe(page.records)
             self._stage(records, _STREAM, page.cursor)
             self.progress.advance(name, len({getattr(r, "ticket_id", None) for r in records}))

@@ -1,7 +1,9 @@
 """Where each step's records come from: the RestructurePlan or the staging, tickets assembled.
 
 Tickets are streamed (never all in memory): each staged ticket gets its staged comments (sorted by
-time, the first one is the description), then goes through ``plan.map_ticket``. A record's
+time, the first one is the description), then goes through ``plan.map_ticket``. Comments are read
+for 500 tickets per query (``StateStore.children_of``): one query per ticket cost more than the
+rest of the load path together (bench/, BENCHMARKS.md). A record's
 digest is taken *before* references are resolved, so it changes only when the source or the
 mapping changed: that is what delta runs compare.
 """
@@ -44,8 +46,31 @@ def skip_reason(ticket: Any, options: Any) -> str | None:
     return None
 
 
-def _mapped_ticket(state: StateStore, plan: Any, ticket: Any) -> Any:
-    full = assemble_ticket(state, ticket)
+ASSEMBLE_CHUNK = 500
+
+
+def _assembled_tickets(state: StateStore, only: set[str] | None) -> Iterator[Any]:
+    """Staged tickets (in ``only`` if given) with their comments, 500 tickets per comments query."""
+    chunk: list[Any] = []
+    for ticket in state.iter_staged(Entity.TICKETS):
+        if only is not None and str(ticket.id) not in only:
+            continue
+        chunk.append(ticket)
+        if len(chunk) >= ASSEMBLE_CHUNK:
+            yield from _with_comments(state, chunk)
+            chunk = []
+    if chunk:
+        yield from _with_comments(state, chunk)
+
+
+def _with_comments(state: StateStore, tickets: list[Any]) -> Iterator[Any]:
+    by_ticket = state.children_of(Entity.COMMENTS, [str(t.id) for t in tickets])
+    for ticket in tickets:
+        comments = sorted(by_ticket.get(str(ticket.id), ()), key=_comment_key)
+        yield dataclasses.replace(ticket, comments=comments)
+
+
+def _mapped_ticket(plan: Any, full: Any) -> Any:
     mapped = plan.map_ticket(full)
     if not mapped.comments and full.comments:  # a mapper that drops nested comments
         mapped = dataclasses.replace(mapped, comments=full.comments)
@@ -60,12 +85,12 @@ def iter_step_records(step: Step, state: StateStore, plan: Any, *,
             if only is None or str(rec.id) in only:
                 yield rec
         return
+    if step.entity is Entity.TICKETS:
+        for full in _assembled_tickets(state, only):
+            yield _mapped_ticket(plan, full)
+        return
     for rec in state.iter_staged(step.entity):
-        if only is not None and str(rec.id) not in only:
-            continue
-        if step.entity is Entity.TICKETS:
-            yield _mapped_ticket(state, plan, rec)
-        else:
+        if only is None or str(rec.id) in only:
             yield rec
 
 
