@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _child(args: argparse.Namespace) -> None:
+    imported = time.time()
     from bench.local import _plan, _stage
     from migrator.config import Options
     from migrator.engine import migrate
@@ -57,12 +58,15 @@ def _child(args: argparse.Namespace) -> None:
             log.flush()
             os.kill(os.getpid(), signal.SIGKILL)  # no finally, no atexit: a real crash
 
+    plan_start = time.time()
     plan = _plan(state)
+    plan_end = time.time()
     target = NullTarget(batch_size=args.batch, on_submit=on_submit)
     migrate(state, target, plan, Options(max_in_flight=args.in_flight, batch_size=args.batch),
             opts=MigrateOptions(in_flight=args.in_flight))
-    (args.workdir / "second.json").write_text(json.dumps({"first_new": seen["first_new"],
-                                                          "done": time.time()}))
+    (args.workdir / "second.json").write_text(json.dumps({
+        "first_new": seen["first_new"], "done": time.time(), "started": imported,
+        "plan_start": plan_start, "plan_end": plan_end}))
 
 
 def _sent_ids(path: Path) -> set[tuple[str, str]]:
@@ -107,6 +111,12 @@ def run_resume(tickets: int, workdir: Path, *, comments: int = 3, in_flight: int
             "restart_to_first_new_s": round(second["first_new"] - started, 2)
             if second["first_new"] else None,
             "restart_total_s": round(second["done"] - started, 2),
+            "restart_breakdown_s": {
+                "interpreter": round(second["started"] - started, 2),
+                "open_state_and_imports": round(second["plan_start"] - second["started"], 2),
+                "build_plan": round(second["plan_end"] - second["plan_start"], 2),
+                "skip_done_until_first_new": round(second["first_new"] - second["plan_end"], 2)
+                if second["first_new"] else None},
             "redone_records": per_step,
             "redone_batches_max": max((-(-n // batch) for n in per_step.values()), default=0)}
 

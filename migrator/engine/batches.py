@@ -61,6 +61,8 @@ class BatchRunner:
         self._slots.acquire()
         fut = self._pool.submit(self._run, items, digests)
         fut.add_done_callback(lambda _f: self._slots.release())
+        # Finished batches that went well need no keeping (a million tickets = 10k futures).
+        self._futures = [f for f in self._futures if not f.done() or f.exception() is not None]
         self._futures.append(fut)
 
     def drain(self) -> None:

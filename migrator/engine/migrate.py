@@ -64,6 +64,11 @@ def _chunks(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+def _take(digests: dict[str, str | None], items: list[LoadItem]) -> dict[str, str | None]:
+    """The digests of one batch, removed from the step's map so memory stays flat."""
+    return {i.source_id: digests.pop(i.source_id, None) for i in items}
+
+
 class _Run:
     def __init__(self, state, target, plan, options, opts: MigrateOptions, progress, stop):
         self.state, self.target, self.plan, self.options = state, target, plan, options
@@ -102,17 +107,17 @@ class _Run:
     def _feed(self, step: Step, report: StepReport, runner: BatchRunner,
               only: set[str] | None) -> None:
         pending: list[LoadItem] = []
-        digests: dict[str, str | None] = {}
+        digests: dict[str, str | None] = {}  # of records decided but not yet sent
         for chunk in _chunks(iter_step_records(step, self.state, self.plan, only=only), self.size):
             if self.stop.is_set or runner.error is not None:
                 return
             for item in self._decide(step, report, chunk, digests):
                 pending.append(item)
                 if len(pending) >= self.size:
-                    runner.send(pending, digests)
+                    runner.send(pending, _take(digests, pending))
                     pending = []
         if pending and not self.stop.is_set and runner.error is None:
-            runner.send(pending, digests)
+            runner.send(pending, _take(digests, pending))
 
     def _decide(self, step: Step, report: StepReport, chunk: list[Any],
                 digests: dict[str, str | None]) -> list[LoadItem]:
