@@ -2,8 +2,9 @@
 
 Per stream the saved cursor is handed back to the source; each page is staged and the cursor
 moved in one transaction (style lesson 6), so a crash repeats at most one page. The next pages
-are read while one is staged (:mod:`migrator.engine.prefetch`); after a stop, the pages read
-before it are staged and then the export ends. Comments are
+are read while one is staged (:mod:`migrator.engine.prefetch`), and the pages already read are
+staged together (one transaction, one parallel round of downloads, the last page's cursor); after
+a stop, the pages read before it are staged and then the export ends. Comments are
 exported for the staged tickets whose ``updated_at`` moved since their comments were last
 exported (a per-ticket marker in the cursors table), in one pass whose ticket list is kept so
 that a resume hands the connector the same list with its saved cursor; attachments are downloaded right after
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 
 from migrator.engine import killpoints
 from migrator.engine.attachments import AttachmentFetcher
-from migrator.engine.prefetch import prefetch
+from migrator.engine.prefetch import prefetch_groups
 from migrator.engine.signals import StopFlag
 from migrator.models import Entity
 from migrator.progress import NullProgress, Progress
@@ -56,6 +57,11 @@ class ExportReport:
 def _dedupe(records: Iterable[Any]) -> list[Any]:
     """Records may repeat across and within pages (the Source contract): keep the last."""
     return list({(r.entity, str(r.id)): r for r in records}.values())
+
+
+def _last_cursor(pages: list[Any]) -> str | None:
+    """The cursor after a group of pages staged together (the last one that has a cursor)."""
+    return next((p.cursor for p in reversed(pages) if p.cursor), None)
 
 
 class _Exporter:
@@ -96,10 +102,10 @@ class _Exporter:
         name = f"export {entity.value}"
         self.progress.start(name)
         self.report.staged.setdefault(entity.value, 0)
-        for page in prefetch(self.source.export(entity, cursor, since=since),
-                             self.options.max_in_flight, self.stop):
-            records = _dedupe(page.records)
-            self._stage(records, stream, page.cursor)
+        for pages in prefetch_groups(self.source.export(entity, cursor, since=since),
+                                     self.options.max_in_flight, self.stop):
+            records = _dedupe(r for page in pages for r in page.records)
+            self._stage(records, stream, _last_cursor(pages))
             self.progress.advance(name, len(records))
         self.progress.finish(name)
 
@@ -145,9 +151,9 @@ class _Exporter:
         name = "export comments"
         self.progress.start(name, len(pending))
         pages = self.source.export(Entity.COMMENTS, cursor, ticket_ids=[tid for tid, _ in pending])
-        for page in prefetch(pages, self.options.max_in_flight, self.stop):
-            records = _dedupe(page.records)
-            self._stage(records, _STREAM, page.cursor)
+        for group in prefetch_groups(pages, self.options.max_in_flight, self.stop):
+            records = _dedupe(r for page in group for r in page.records)
+            self._stage(records, _STREAM, _last_cursor(group))
             self.progress.advance(name, len({getattr(r, "ticket_id", None) for r in records}))
         self._close_pass(pending)
         self.progress.finish(name)

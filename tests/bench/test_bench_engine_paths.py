@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from bench.local import MAPPING
 from bench.synth import people, template, ticket_pages
 from mappings import StoreStaged, build_plan, load_mapping
-from migrator.engine.prefetch import prefetch
+from migrator.engine.prefetch import prefetch, prefetch_groups
 from migrator.engine.records import assemble_ticket, iter_step_records
 from migrator.engine.signals import StopFlag
 from migrator.engine.steps import STEPS
@@ -125,3 +125,17 @@ def test_leaving_early_closes_the_source_generator():
         if page == 1:
             break
     assert closed.wait(2.0)
+
+
+def test_groups_hold_the_pages_already_read_in_order_and_errors_come_after_them():
+    def pages():
+        yield from range(7)
+        raise RuntimeError("source broke")
+
+    groups = []
+    with pytest.raises(RuntimeError, match="source broke"):
+        for group in prefetch_groups(pages(), depth=3):
+            time.sleep(0.05)  # a slow consumer: the reader fills the queue meanwhile
+            groups.append(group)
+    assert [p for g in groups for p in g] == list(range(7))
+    assert max(len(g) for g in groups) > 1 and all(len(g) <= 3 for g in groups)
