@@ -110,5 +110,6 @@ def bucket_use(sampler: WindowSampler, start: float, end: float) -> dict[str, di
             "steady_windows": len(inner),
             "steady_share": statistics.mean(shares) if shares else None,
             "peak_share": max(u / limit for u in used),
+            "series": used,  # credits per server window, to see where a bucket idled
         }
     return out
