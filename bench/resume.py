@@ -75,7 +75,8 @@ def _sent_ids(path: Path) -> set[tuple[str, str]]:
     return {tuple(line.rstrip("\n").split("\t", 1)) for line in path.open() if "\t" in line}
 
 
-def _spawn(phase: str, workdir: Path, tickets: int, extra: list[str]) -> subprocess.CompletedProcess:
+def _spawn(phase: str, workdir: Path, tickets: int,
+           extra: list[str]) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "bench.resume", "--phase", phase, "--workdir", str(workdir),
            "--tickets", str(tickets), *extra]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
