@@ -1,10 +1,11 @@
 """Export runner: source -> staging, resumable, and delta-aware when run again.
 
-Per stream the saved cursor is handed back to the source; each page is staged and the cursor
-moved in one transaction (style lesson 6), so a crash repeats at most one page. The next pages
-are read while one is staged (:mod:`migrator.engine.prefetch`), and the pages already read are
-staged together (one transaction, one parallel round of downloads, the last page's cursor); after
-a stop, the pages read before it are staged and then the export ends. Comments are
+Per stream the saved cursor is handed back to the source; pages are staged and the cursor
+moved in one transaction (style lesson 6). The next pages are read while one is staged
+(:mod:`migrator.engine.prefetch`), and the pages already read (at most ``max_in_flight``) are
+staged together: one transaction, one parallel round of downloads, the last page's cursor. A
+crash therefore repeats at most that group, never skips a page; after a stop, the pages read
+before it are staged and then the export ends. Comments are
 exported for the staged tickets whose ``updated_at`` moved since their comments were last
 exported (a per-ticket marker in the cursors table), in one pass whose ticket list is kept so
 that a resume hands the connector the same list with its saved cursor; attachments are downloaded right after
