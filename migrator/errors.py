@@ -47,7 +47,11 @@ EXIT_INTERRUPTED = 130
 
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
-_AUTH_PATTERN = re.compile(r"(?i)(authorization|api[_-]?key|token|password)([\"']?\s*[:=]\s*[\"']?)([^\s\"',&]+)")
+# "Authorization: Basic xxx", "token=xxx", "api_key:xxx", '"password": "xxx"' -- but not prose
+# such as "zendesk.token: environment variable ..." or "export ZENDESK_TOKEN=...".
+_HEADER_PATTERN = re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?)((?:basic|bearer)\s+)?([^\s\"',&]+)")
+_AUTH_PATTERN = re.compile(
+    r"(?i)(?<![A-Za-z0-9_])(api[_-]?key|token|password|secret)(=|[\"']\s*:\s*[\"']|:(?=[^\s]))([^\s\"',&]+)")
 
 
 def register_secret(value: str | None) -> None:
@@ -63,6 +67,7 @@ def redact(text: str) -> str:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:
         text = text.replace(secret, "***")
+    text = _HEADER_PATTERN.sub(lambda m: f"{m.group(1)}{m.group(2) or ''}***", text)
     return _AUTH_PATTERN.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
 
 

@@ -167,3 +167,19 @@ def test_budget_pause_applies_to_every_request():
     start = time.monotonic()
     budgets.acquire(["account"])
     assert time.monotonic() - start >= 0.19
+
+
+@pytest.mark.parametrize("text,secret,kept", [
+    ("GET /x?token=abc123&page=2", "abc123", "page=2"),
+    ("Authorization: Basic ZW1haWw6dG9r", "ZW1haWw6dG9r", "Basic"),
+    ('{"password": "hunter22"}', "hunter22", "password"),
+    ("zendesk.token: environment variable ZD_TOKEN is not set", None, "environment variable ZD_TOKEN"),
+    ("export ZENDESK_TOKEN=... before running", None, "ZENDESK_TOKEN=..."),
+])
+def test_redact_masks_credentials_but_not_prose(text, secret, kept):
+    out = redact(text)
+    assert kept in out
+    if secret:
+        assert secret not in out and "***" in out
+    else:
+        assert out == text
