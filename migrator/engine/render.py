@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable
 
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -97,7 +98,7 @@ def verify_table(report: VerifyReport, limit: int = 25) -> Table:
         table.add_row(entity, *(str(row.get(c, "-")) for c in cols))
     for t in report.mismatches[:limit]:
         table.add_row(f"ticket {t['source_id']} -> {t['target_id']}", "", "", "", "",
-                      "; ".join(t["problems"]))
+                      escape("; ".join(t["problems"])))
     return table
 
 
@@ -109,24 +110,25 @@ def check_table(rows: list[tuple[str, Any]]) -> Table:
     for side, item in rows:
         mark = "[red]FAIL[/]" if not item.ok else ("[yellow]warn[/]" if item.warning else "[green]ok[/]")
         detail = item.detail + (f" (hint: {item.hint})" if item.hint else "")
-        table.add_row(side, item.name, mark, detail)
+        table.add_row(side, escape(item.name), mark, escape(detail))
     return table
 
 
 def org_chart(chart: dict[str, Any]) -> Tree:
     """The new organisation: manager -> teams -> lead -> tiers -> agents."""
     manager = chart.get("manager")
-    root = Tree("[bold]Support[/] — manager: " + (f"{manager['name']} <{manager['email']}>"
-                                                    if manager else "none"))
+    who = escape(f"{manager['name']} <{manager['email']}>") if manager else "none"
+    root = Tree("[bold]Support[/] — manager: " + who)
     for team in chart.get("teams", []):
         lead = team.get("lead")
-        node = root.add(f"[bold cyan]{team['name']}[/]" + (" (shared)" if team.get("shared") else "")
-                        + f" — lead: {lead['name'] if lead else 'none'}"
+        shared = " (shared)" if team.get("shared") else ""
+        node = root.add(f"[bold cyan]{escape(team['name'])}[/]" + shared
+                        + f" — lead: {escape(lead['name']) if lead else 'none'}"
                         + (f" — escalation: {' -> '.join(team['escalation'])}"
                            if team.get("escalation") else ""))
         for tier in team.get("tiers", []):
             agents = tier["agents"]
-            node.add(f"{tier['name']} ({len(agents)}): " + ", ".join(agents))
+            node.add(escape(f"{tier['name']} ({len(agents)}): " + ", ".join(agents)))
     return root
 
 
