@@ -33,6 +33,7 @@ class DemoResult:
     run: Any = None
     verify: Any = None
     sandboxes: list[Any] = field(default_factory=list)
+    reports: list[Path] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -82,16 +83,29 @@ def _run(project: Any, console: Any, result: DemoResult) -> None:
     from migrator.engine.exporter import staged_summary
     from migrator.progress import RichProgress
     with RichProgress(console) as progress:
-        progress.note("[bold]1/4 export[/] from the Zendesk sandbox")
+        progress.note("[bold]1/5 export[/] from the Zendesk sandbox")
         commands.export_project(project, progress)
         result.exported = staged_summary(project.state)
-        progress.note("[bold]2/4 plan[/] the new structure from mapping.yaml")
+        progress.note("[bold]2/5 plan[/] the new structure from mapping.yaml")
         plan = commands.plan_for(project)
-        progress.note("[bold]3/4 migrate[/] into the Freshdesk sandbox")
+        progress.note("[bold]3/5 migrate[/] into the Freshdesk sandbox")
         result.run = commands.migrate_project(project, progress=progress, plan=plan)
-        progress.note("[bold]4/4 verify[/] record by record")
+        progress.note("[bold]4/5 verify[/] record by record")
         result.verify = commands.verify_project(project, progress=progress, plan=plan)
+        progress.note("[bold]5/5 report[/] KPI baselines per tier and team, coverage needs")
+        result.reports = _write_report(project, plan, result.folder / "report")
     _show(console, plan, result)
+
+
+def _write_report(project: Any, plan: Any, out: Path) -> list[Path]:
+    """The restructuring report of the demo company, attributed through the demo's plan."""
+    from migrator.models import Entity
+    from migrator.reporting import Attribution, ReportOptions, build_report, histories_from_store
+    from migrator.reporting.files import write_report_files
+    store = project.state
+    attribution = Attribution.build(plan.route, plan.placement, store.iter_staged(Entity.AGENTS))
+    report = build_report(histories_from_store(store), attribution, ReportOptions())
+    return write_report_files(report, out)
 
 
 def _show(console: Any, plan: Any, result: DemoResult) -> None:
@@ -103,6 +117,8 @@ def _show(console: Any, plan: Any, result: DemoResult) -> None:
     if table is not None:
         console.print(table)
     console.print(verify_table(result.verify))
+    if result.reports:
+        console.print(f"restructuring report (KPI baselines, coverage): {result.reports[0]}")
 
 
 def run_demo(*, tickets: int = 400, workdir: Path = Path("demo-output"), seed: int = 7,

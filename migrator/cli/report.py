@@ -9,6 +9,7 @@ import click
 
 from migrator.errors import ConfigError
 from migrator.models import Entity, iso
+from migrator.reporting.files import write_report_files
 from migrator.reporting import (Attribution, ReportOptions, build_report, histories_from_store,
                                 load_nps, parse_duration, parse_period, source_attribution)
 from migrator.reporting.facts import FactOptions, epoch
@@ -56,18 +57,6 @@ def _options(before, after, nps, service_level, within, hours, min_n, tech_tags,
         as_of=stamp)
 
 
-def _write(report: dict, out: Path) -> list[Path]:
-    from migrator.reporting.render_html import render_html
-    from migrator.reporting.render_md import render_markdown
-
-    out.mkdir(parents=True, exist_ok=True)
-    files = {"report.html": render_html(report), "report.md": render_markdown(report),
-             "report.json": json.dumps(report, indent=2, ensure_ascii=False) + "\n"}
-    for name, text in files.items():
-        (out / name).write_text(text, encoding="utf-8")
-    return [out / name for name in files]
-
-
 def register(cli: click.Group) -> None:
     """Add the ``report`` command to the top-level group."""
 
@@ -110,7 +99,7 @@ def register(cli: click.Group) -> None:
         if as_json:
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
-        for path in _write(data, Path(out_dir)):
+        for path in write_report_files(data, Path(out_dir)):
             click.echo(f"wrote {path}")
         for warning in data["warnings"]:
             click.secho(f"note: {warning}", fg="yellow", err=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from click.testing import CliRunner
@@ -27,6 +29,12 @@ def test_demo_runs_twice_and_exits_0(tmp_path):
     text = (folders[0] / "migration.yaml").read_text()
     assert "${" + ENV_ZENDESK + "}" in text and "${" + ENV_FRESHDESK + "}" in text
     assert "sandbox-token" not in text and "sandbox-key" not in text
+    # The demo shows the restructuring report, attributed to the new teams.
+    report = json.loads((folders[0] / "report" / "report.json").read_text())
+    html = (folders[0] / "report" / "report.html").read_text()
+    assert report["about"]["attribution"] == "mapping" and "<svg" in html
+    assert {"hub", "app", "billing", "engineering"} <= set(report["teams"])
+    assert "report.html" in result.output
 
 
 # What the engine records and rolls back. Not compared: the Freshdesk target's own helper fields
