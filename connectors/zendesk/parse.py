@@ -176,8 +176,19 @@ def parse_ticket(t: dict, *, metrics: dict | None = None) -> Ticket:
                     "generated_timestamp", "recipient", "support_type") |
         _pick(metrics, "reopens", "replies", "assigned_at", "initially_assigned_at",
               "status_updated_at", "latest_comment_added_at", "reply_time_in_minutes",
-              "full_resolution_time_in_minutes"),
+              "full_resolution_time_in_minutes") | _rating_of(t),
     )
+
+
+def _rating_of(t: dict) -> dict:
+    """The ticket's own CSAT as ``extra["satisfaction_rating"]`` (the shape both sources use),
+    so a target that cannot re-create ratings can still keep the score with the ticket."""
+    rating = t.get("satisfaction_rating")
+    if not isinstance(rating, dict) or rating.get("score") not in ("good", "bad"):
+        return {}
+    return {"satisfaction_rating": {"id": sid(rating.get("id")), "score": rating["score"],
+                                    "comment": rating.get("comment") or None,
+                                    "created_at": iso(rating.get("created_at"))}}
 
 
 def parse_attachment(a: dict, *, inline: bool | None = None) -> Attachment:
