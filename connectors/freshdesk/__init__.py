@@ -34,5 +34,10 @@ def make_target(cfg: "EndpointConfig", *, workdir: Path, options: "Options",
                 transport: httpx.BaseTransport | None = None) -> "FreshdeskTarget":
     """The loader for a Freshdesk account described by ``cfg``."""
     from connectors.freshdesk.load import FreshdeskTarget
+    from migrator.http import RetryPolicy
     client = build_client(cfg, options=options, what="Freshdesk target", transport=transport)
-    return FreshdeskTarget(cfg, client, workdir=workdir, options=options)
+    # Creating requests are never retried blindly (migrator/writes.py); same account budgets.
+    once = build_client(cfg, options=options, what="Freshdesk target", transport=transport,
+                        retry=RetryPolicy(max_attempts=1))
+    once.budgets = client.budgets
+    return FreshdeskTarget(cfg, client, workdir=workdir, options=options, once=once)

@@ -16,7 +16,7 @@ import httpx
 
 from migrator.config import EndpointConfig, Options
 from migrator.errors import ConfigError
-from migrator.http import HostOnlyAuth, HttpClient, check_base_url
+from migrator.http import HostOnlyAuth, HttpClient, RetryPolicy, check_base_url
 from migrator.ratelimit import BudgetSet
 
 __all__ = ["PLAN_LIMITS", "API", "base_url_for", "build_client", "choose_budgets",
@@ -97,7 +97,8 @@ def page_cap(cfg: EndpointConfig) -> int:
 
 
 def build_client(cfg: EndpointConfig, *, options: Options, what: str,
-                 transport: httpx.BaseTransport | None = None) -> HttpClient:
+                 transport: httpx.BaseTransport | None = None,
+                 retry: RetryPolicy = RetryPolicy()) -> HttpClient:
     """An :class:`HttpClient` bound to the account, with Freshdesk's buckets and headers."""
     base = base_url_for(cfg, what)
     key = cfg.secret("api_key")
@@ -113,7 +114,7 @@ def build_client(cfg: EndpointConfig, *, options: Options, what: str,
         # it, so tokens do not pile up (a steady 97% of each limit instead).
         budgets=BudgetSet(_limits(cfg, what), window=window, burst=1.0),
         choose_budgets=choose_budgets, header_hook=freshdesk_header_hook, what=what,
-        max_in_flight=options.max_in_flight, transport=transport,
+        max_in_flight=options.max_in_flight, transport=transport, retry=retry,
     )
 
 

@@ -55,8 +55,8 @@ class FreshdeskTarget(EntityLoader):
     capabilities = CAPABILITIES
 
     def __init__(self, cfg: EndpointConfig, client: HttpClient, *, workdir: Path,
-                 options: Options):
-        super().__init__(client, create_agents=cfg.create_agents)
+                 options: Options, once: HttpClient | None = None):
+        super().__init__(client, create_agents=cfg.create_agents, once=once)
         self.cfg = cfg
         self.workdir = Path(workdir)
         self.options = options
@@ -66,7 +66,8 @@ class FreshdeskTarget(EntityLoader):
         self._fields_lock = threading.Lock()
         self.tickets = TicketLoader(client, fields=self.field_names, statuses=self.statuses,
                                     types=self.types,
-                                    tags=list(options.tags), workdir=self.workdir)
+                                    tags=list(options.tags), workdir=self.workdir,
+                                    create=self.create, find=self._find_ticket)
 
     # -- protocol --------------------------------------------------------------------------
     def check(self) -> list[CheckItem]:
@@ -172,6 +173,8 @@ class FreshdeskTarget(EntityLoader):
 
     def close(self) -> None:
         self.client.close()
+        if self.writes is not None:
+            self.writes.close()
 
     # -- ticket fields ---------------------------------------------------------------------
     def field_names(self) -> dict[str, str]:
@@ -199,9 +202,9 @@ class FreshdeskTarget(EntityLoader):
         return self._statuses or {}
 
     def _create_field(self, label: str, vtype: str) -> str:
-        data = self.client.post_json(f"{API}/admin/ticket_fields", {
+        data = self.create(f"{API}/admin/ticket_fields", lambda: self._field_row(label), json={
             "label": label, "label_for_customers": label, "type": vtype,
-            "customers_can_edit": False, "displayed_to_customers": False})
+            "customers_can_edit": False, "displayed_to_customers": False}).json()
         return str(data["name"])  # Freshdesk appends its own suffix to the name (§5.4)
 
     def _field(self, item: LoadItem) -> RecordOutcome:
@@ -215,7 +218,8 @@ class FreshdeskTarget(EntityLoader):
             fid = next(str(r["id"]) for r in rows if r.get("name") == match[field.key])
             return RecordOutcome(item.source_id, Outcome.REUSED, fid)
         try:
-            data = self.client.post_json(f"{API}/admin/ticket_fields", R.render_field(field))
+            data = self.create(f"{API}/admin/ticket_fields", lambda: self._field_row(field.title),
+                               json=R.render_field(field)).json()
         except RecordError as exc:
             from connectors.freshdesk.load_tickets import record_error_reason
             return RecordOutcome(item.source_id, Outcome.FAILED, None, record_error_reason(exc))
@@ -223,6 +227,18 @@ class FreshdeskTarget(EntityLoader):
             names[field.key] = str(data["name"])
         self.remember(Entity.TICKET_FIELDS, item.source_id, str(data["id"]))
         return RecordOutcome(item.source_id, Outcome.CREATED, str(data["id"]))
+
+    def _field_row(self, label: str) -> dict | None:
+        """The custom field a lost ``POST /admin/ticket_fields`` would have made (its label)."""
+        return next((r for r in self._list("ticket_fields")
+                     if str(r.get("name") or "").startswith("cf_")
+                     and str(r.get("label") or "").lower() == label.lower()), None)
+
+    def _find_ticket(self, source_id: str) -> dict | None:
+        """The ticket a lost ``POST /tickets`` would have made, by its source-id field."""
+        missing = [str(source_id)]
+        found = self._search_tickets(missing) or self._scan_recent(missing)
+        return {"id": found[str(source_id)]} if found else None
 
     # -- reconcile -------------------------------------------------------------------------
     def _scan_recent(self, source_ids: list[str]) -> dict[str, str]:

@@ -1,16 +1,22 @@
 """Loading the people and the structure: companies, contacts, agents, groups, memberships.
 
 Each function turns one :class:`LoadItem` into one :class:`RecordOutcome`; a rejected record is
-kept with Freshdesk's reason and the batch goes on.
+kept with Freshdesk's reason and the batch goes on. Creating requests go through
+:meth:`EntityLoader.create`: never retried blindly; when the answer is lost the record is looked
+up (company, group and field by name, contact and agent by e-mail, time entry by its marker)
+and sent again only if it is not there.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
+
+import httpx
 
 from migrator.errors import ConfigError, RecordError
 from migrator.http import HttpClient
+from migrator.writes import OnceClient, create_once
 from migrator.models import (Agent, EndUser, Entity, Group, Membership, Organization, Outcome,
                              Role, TimeEntry)
 from migrator.state import RecordOutcome
@@ -40,8 +46,12 @@ PARSERS = {Entity.END_USERS: P.parse_contact, Entity.ORGANIZATIONS: P.parse_comp
 class EntityLoader:
     """The non-ticket half of the Freshdesk target."""
 
-    def __init__(self, client: HttpClient, *, create_agents: bool):
+    def __init__(self, client: HttpClient, *, create_agents: bool,
+                 once: HttpClient | None = None):
         self.client = client
+        # Creating requests: sent once, looked up when their outcome is unknown (writes.py).
+        self.writes = (OnceClient(once, sleep=lambda s: client._sleep(s))
+                       if once is not None else None)
         self.create_agents = create_agents
         self._roles: dict[str, Role] | None = None
         self._companies: dict[str, str] | None = None
@@ -66,6 +76,26 @@ class EntityLoader:
     def created_ids(self, entity: Entity) -> dict[str, str]:
         """Source id -> target id of what this process created."""
         return dict(self._created.get(entity, {}))
+
+    def create(self, path: str, find: Callable[[], Any], **kw: Any) -> httpx.Response:
+        """``POST path`` once; on a lost answer, ``find()`` the record before sending again."""
+        if self.writes is None:
+            return self.client.request("POST", path, **kw)
+        return create_once(self.writes.request, "POST", path, find, **kw)
+
+    def _named(self, resource: str, name: str, key: str = "name") -> dict | None:
+        return next((row for row in self._list(resource)
+                     if str(row.get(key) or "").lower() == name.lower()), None)
+
+    def _contact_like(self, user: EndUser) -> dict | None:
+        """The contact a lost ``POST /contacts`` would have made (e-mail, phone or external id)."""
+        body = R.render_contact(user)
+        for key in ("email", "phone", "unique_external_id"):
+            if body.get(key):
+                rows = self.client.get_json(f"{API}/contacts", params={key: body[key]})
+                return next((r for r in rows if str(r.get(key) or "").lower()
+                             == str(body[key]).lower()), None)
+        return None
 
     def _gone(self, path: str) -> bool:
         response = self.client.request("DELETE", path, ok=(404, 405))
@@ -106,8 +136,8 @@ class EntityLoader:
         known = self._company_ids().get(org.name.lower())
         if known:
             return RecordOutcome(item.source_id, Outcome.REUSED, known)
-        response = self.client.request("POST", f"{API}/companies", json=R.render_company(org),
-                                       ok=(409,))
+        response = self.create(f"{API}/companies", lambda: self._named("companies", org.name),
+                               json=R.render_company(org), ok=(409,))
         if response.status_code == 409:  # the name is taken since we listed: reuse it
             self._companies = None
             known = self._company_ids().get(org.name.lower())
@@ -119,8 +149,8 @@ class EntityLoader:
 
     def _contact(self, item: LoadItem) -> RecordOutcome:
         user: EndUser = item.record
-        response = self.client.request("POST", f"{API}/contacts", json=R.render_contact(user),
-                                       ok=(409,))
+        response = self.create(f"{API}/contacts", lambda: self._contact_like(user),
+                               json=R.render_contact(user), ok=(409,))
         state = _source_state(user)
         if response.status_code == 409 and user.email:
             # An e-mail that already belongs to a user is a 409 (§5.4): reuse that contact.
@@ -171,7 +201,8 @@ class EntityLoader:
                 f"no Freshdesk agent with e-mail {agent.email}: agents are paid seats, so "
                 "invite them in Freshdesk or set `create_agents: true` on the target"))
         try:
-            data = self.client.post_json(f"{API}/agents", body)
+            data = self.create(f"{API}/agents", lambda: next(iter(self.client.get_json(
+                f"{API}/agents", params={"email": agent.email})), None), json=body).json()
         except ConfigError as exc:  # 403 max_agents_reached: no seat left (§5.4)
             return RecordOutcome(item.source_id, Outcome.FAILED, None,
                                  f"{exc.message}; free or buy an agent seat, then run again")
@@ -188,7 +219,8 @@ class EntityLoader:
             if settings:
                 self.client.request("PUT", f"{API}/groups/{existing['id']}", json=settings)
             return RecordOutcome(item.source_id, Outcome.REUSED, str(existing["id"]), warning)
-        data = self.client.post_json(f"{API}/groups", body)
+        data = self.create(f"{API}/groups", lambda: self._named("groups", group.name),
+                           json=body).json()
         return self._created_outcome(Entity.GROUPS, item, data["id"], warning)
 
     def _membership(self, item: LoadItem) -> RecordOutcome:
@@ -211,10 +243,15 @@ class EntityLoader:
             return RecordOutcome(item.source_id, Outcome.SKIPPED, None,
                                  "its ticket was not migrated")
         path = f"{API}/tickets/{entry.ticket_id}/time_entries"
-        for row in self._list(path.removeprefix(f"{API}/")):
-            if entry.id in R.TIME_MARKER.findall(str(row.get("note") or "")):
-                return RecordOutcome(item.source_id, Outcome.REUSED, str(row["id"]))
-        data = self.client.post_json(path, R.render_time_entry(entry))
+
+        def marked() -> dict | None:
+            return next((row for row in self._list(path.removeprefix(f"{API}/"))
+                         if entry.id in R.TIME_MARKER.findall(str(row.get("note") or ""))), None)
+
+        row = marked()
+        if row is not None:
+            return RecordOutcome(item.source_id, Outcome.REUSED, str(row["id"]))
+        data = self.create(path, marked, json=R.render_time_entry(entry)).json()
         return self._created_outcome(Entity.TIME_ENTRIES, item, data["id"])
 
     # -- fetch and delete ------------------------------------------------------------------

@@ -6,6 +6,8 @@ endpoint is never used: a reply e-mails the requester (gotcha 9). Files count ag
 ticket across all notes (gotcha 6); what does not fit is listed in a private note and in the
 outcome's reason. The source id goes into ``cf_migration_source_id``; a recovering item is looked
 up by it and completed: notes whose header marker is already there are not sent again.
+Creating requests are never retried blindly: when the answer to ``POST /tickets`` or a note is
+lost, the ticket is looked up by its source id and the note by its marker before sending again.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from connectors.freshdesk.client import API, iter_pages
 __all__ = ["TicketLoader", "plan_files", "record_error_reason"]
 
 Planned = dict[str, list[Attachment]]  # comment id -> attachments that fit
+LEFTOVER = "not migrated: Freshdesk allows"  # in the note listing files over the limit
 UPDATABLE = ("status", "priority", "type", "tags", "group_id", "responder_id", "custom_fields")
 
 
@@ -80,8 +83,14 @@ class TicketLoader:
 
     def __init__(self, client: HttpClient, *, fields: Callable[[], Mapping[str, str]],
                  statuses: Callable[[], Mapping[str, int]], tags: list[str], workdir: Path,
-                 types: Callable[[], Mapping[str, str]] = dict):
+                 types: Callable[[], Mapping[str, str]] = dict,
+                 create: Callable[..., Any] | None = None,
+                 find: Callable[[str], dict | None] | None = None):
         self.client = client
+        # create(path, find, **kw): a POST sent once, looked up when its answer is lost.
+        self._create_request = create or (
+            lambda path, find_, **kw: client.request("POST", path, **kw))
+        self._find_ticket = find or (lambda source_id: None)
         self.fields = fields
         self.statuses = statuses
         self.types = types
@@ -104,8 +113,7 @@ class TicketLoader:
                 self.created[item.source_id] = target_id
             self._notes(target_id, ticket.comments[1:], planned, base, set())
             if left:
-                self.client.post_json(f"{API}/tickets/{target_id}/notes",
-                                      R.render_leftover_note(ticket.id, left))
+                self._leftover(target_id, ticket, left)
         except RecordError as exc:
             where = (f" (ticket {target_id} was created; run again to complete it)"
                      if target_id else "")
@@ -172,7 +180,8 @@ class TicketLoader:
         body = R.render_ticket(ticket, fields=self.fields(), tags=self.tags,
                                custom_statuses=self.statuses())
         first = ticket.comments[0].id if ticket.comments else None
-        data = self._send(f"{API}/tickets", body, planned.get(first or "", []), base)
+        data = self._send(f"{API}/tickets", body, planned.get(first or "", []), base,
+                          lambda: self._find_ticket(ticket.id))
         return str(data["id"])
 
     def _notes(self, target_id: str, comments: list[Comment], planned: Planned, base: Path,
@@ -182,7 +191,8 @@ class TicketLoader:
             if comment.id in present:
                 continue
             self._send(f"{API}/tickets/{target_id}/notes", R.render_note(comment),
-                       planned.get(comment.id, []), base)
+                       planned.get(comment.id, []), base, lambda cid=comment.id: self._conversation(
+                           target_id, lambda b: cid in R.note_markers([b])))
             added += 1
         return added
 
@@ -192,14 +202,27 @@ class TicketLoader:
             self.client, f"{API}/tickets/{target_id}/conversations") for c in page]
         present = R.note_markers(bodies)
         added = self._notes(target_id, ticket.comments[1:], planned, base, present)
-        if left and not any("not migrated: Freshdesk allows" in b for b in bodies):
-            self.client.post_json(f"{API}/tickets/{target_id}/notes",
-                                  R.render_leftover_note(ticket.id, left))
+        if left and not any(LEFTOVER in b for b in bodies):
+            self._leftover(target_id, ticket, left)
         return added
 
-    def _send(self, path: str, body: dict[str, Any], files: list[Attachment], base: Path) -> Any:
+    def _conversation(self, target_id: str, marked: Callable[[str], bool]) -> dict | None:
+        """The ticket's first conversation whose text ``marked`` accepts."""
+        for page, _ in iter_pages(self.client, f"{API}/tickets/{target_id}/conversations"):
+            for c in page:
+                if marked(c.get("body_text") or c.get("body") or ""):
+                    return c
+        return None
+
+    def _leftover(self, target_id: str, ticket: Ticket, left: list) -> None:
+        self._create_request(f"{API}/tickets/{target_id}/notes",
+                             lambda: self._conversation(target_id, lambda b: LEFTOVER in b),
+                             json=R.render_leftover_note(ticket.id, left))
+
+    def _send(self, path: str, body: dict[str, Any], files: list[Attachment], base: Path,
+              find: Callable[[], dict | None]) -> Any:
         if not files:
-            return self.client.post_json(path, body)
+            return self._create_request(path, find, json=body).json()
         with ExitStack() as stack:  # multipart: no JSON content type, arrays as name[] (§5.1)
             parts = [("attachments[]", (a.file_name, stack.enter_context(
                 open(base / a.local_path, "rb")), a.content_type or "application/octet-stream"))
@@ -207,5 +230,5 @@ class TicketLoader:
             data: dict[str, list[str]] = {}
             for key, value in R.form_fields(body):
                 data.setdefault(key, []).append(value)
-            response = self.client.request("POST", path, data=data, files=parts)
+            response = self._create_request(path, find, data=data, files=parts)
             return response.json()
