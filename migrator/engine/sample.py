@@ -72,9 +72,18 @@ def _pick(state: StateStore, ids: Iterable[str]) -> list[str]:
 
 
 def _random(state: StateStore, n: int, seed: int) -> list[str]:
-    ids = sorted(str(t["id"]) for t in state.iter_staged(Entity.TICKETS, raw=True)
-                 if not t.get("deleted") and not t.get("spam"))
-    return sorted(random.Random(seed).sample(ids, min(n, len(ids))))
+    """``n`` live tickets, seeded; a reservoir, so memory holds ``n`` ids, not every ticket's."""
+    rng, chosen = random.Random(seed), []
+    seen = 0
+    for t in state.iter_staged(Entity.TICKETS, raw=True):
+        if t.get("deleted") or t.get("spam"):
+            continue
+        seen += 1
+        if len(chosen) < n:
+            chosen.append(str(t["id"]))
+        elif (slot := rng.randrange(seen)) < n:
+            chosen[slot] = str(t["id"])
+    return sorted(chosen)
 
 
 class _Closure:
