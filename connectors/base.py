@@ -34,6 +34,7 @@ __all__ = [
     "CheckItem",
     "LoadItem",
     "Submission",
+    "Helper",
     "TargetCapabilities",
     "Source",
     "Target",
@@ -75,6 +76,17 @@ class LoadItem:
     record: Any
     recovering: bool = False
     attachments_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Helper:
+    """A record a target created for its own needs, not from any source record (a placeholder
+    agent for unknown authors, a field holding source ids). Reported through the target's
+    optional ``helpers()`` so the engine can record it with the run and a rollback removes it."""
+
+    entity: Entity
+    key: str  # stable name of the helper, unique per entity ("placeholder-agent")
+    target_id: str
 
 
 @dataclass

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from connectors.base import CheckItem, LoadItem, Submission, TargetCapabilities
+from connectors.base import CheckItem, Helper, LoadItem, Submission, TargetCapabilities
 from connectors.zendesk import admin, render
 from connectors.zendesk.jobs import JobQueue, job_outcomes
 from connectors.zendesk.lookups import Lookups
@@ -66,6 +66,7 @@ class ZendeskTarget:
         self.lookups = Lookups(client, send=self.send)
         self.bulk_users = True
         self._placeholder_id: int | None = None
+        self._helpers: list[Helper] = []
         self._sleep = sleep
 
     # -- protocol --------------------------------------------------------------------------
@@ -338,15 +339,25 @@ class ZendeskTarget:
             body = {"name": "Migration placeholder", "email": self.placeholder_email,
                     "role": "agent", "external_id": "migration-placeholder",
                     "skip_verify_email": True}
+            path = "/api/v2/users/create_or_update"
             try:
-                user = self.client.post_json("/api/v2/users/create_or_update", {"user": body})
+                response = self.client.request("POST", path, json={"user": body})
             except RecordError as exc:  # e.g. no agent seat left: an end user can author too
                 log.warning("zendesk target: placeholder agent refused (%s); using an end user",
                             exc.message)
-                user = self.client.post_json("/api/v2/users/create_or_update",
-                                             {"user": {**body, "role": "end-user"}})
-            self._placeholder_id = int(user["user"]["id"])
+                response = self.client.request("POST", path,
+                                               json={"user": {**body, "role": "end-user"}})
+            self._placeholder_id = int(response.json()["user"]["id"])
+            if response.status_code == 201:  # ours to remove on rollback; 200 = it existed
+                self._helpers.append(Helper(Entity.AGENTS, "placeholder-agent",
+                                            str(self._placeholder_id)))
         return self._placeholder_id
+
+    def helpers(self) -> list[Helper]:
+        """Records this target created for its own needs (the placeholder agent), once each:
+        the engine records them with the run so a rollback removes them too."""
+        out, self._helpers = self._helpers, []
+        return out
 
 
 def _collision(reason: str | None) -> bool:

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 from connectors.base import LoadItem
 from migrator.engine.batches import BatchRunner
 from migrator.engine.classify import REUSE_ENTITIES, classify, reuse_key
+from migrator.engine.helpers import record_helpers
 from migrator.engine.records import count_step_records, iter_step_records, record_digest
 from migrator.engine.recovery import recover_open_batches
 from migrator.engine.report import RunReport, StepReport
@@ -102,6 +103,7 @@ class _Run:
             finally:
                 report.counts.update(runner.counts)
                 report.failures.extend(runner.failures)
+                record_helpers(self.state, self.target, self.run_id)
         self.progress.finish(name)
 
     def _feed(self, step: Step, report: StepReport, runner: BatchRunner,
