@@ -149,6 +149,8 @@ class SandboxKnobs:
             ``None`` means unlimited.
         requester_collision_rate: share of Zendesk imports with a new inline requester answered
             409 "Requester creation collision" (a real race, reference §5.3).
+        search_lag: seconds a Freshdesk record stays invisible to ``/search/*`` after its
+            last write (the real index lags writes by seconds to minutes, reference §2.5).
     """
 
     plan: str | None = None
@@ -162,6 +164,7 @@ class SandboxKnobs:
     attachment_url_ttl: float = 300.0
     requester_collision_rate: float = 0.0
     agent_seats: int | None = None
+    search_lag: float = 0.0
 
 
 def free_port() -> int:

@@ -4,13 +4,16 @@ Reference §2.5: the query is wrapped in double quotes, at most 512 characters; 
 ``field:value`` with ``:>``/``:<`` meaning >= and <= on dates and numbers, strings in single
 quotes, ``null`` for empty, combined with AND, OR and parentheses. Results are always 30 per page,
 ``page`` at most 10, in ``{"total": N, "results": [...]}``. Custom fields are addressed by their
-name, with or without the ``cf_`` prefix. Unlike the real index (minutes behind), the sandbox's
-search sees writes at once.
+name, with or without the ``cf_`` prefix. The real index is seconds to minutes behind writes
+(§2.5, gotcha 20): with the ``search_lag`` knob a ticket is left out until that many seconds after
+its last write (its ``updated_at``); without it, search sees writes at once.
 """
 
 from __future__ import annotations
 
 import re
+import time
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from starlette.requests import Request
@@ -135,12 +138,22 @@ async def search_tickets(request: Request) -> Response:
     page = A.paging(request, page_cap=MAX_PAGE, default=PER_PAGE, max_per_page=PER_PAGE).page
     custom = {f["name"] for f in store.ticket_fields.values() if not f["default"]}
     pred = parse_query(raw[1:-1], custom)
+    indexed = _indexed_before(request.app.state.knobs.search_lag)
     hits = [t for t in store.tickets.values()
-            if not t.get("deleted") and not t["spam"] and pred(t)]
+            if not t.get("deleted") and not t["spam"] and indexed(t) and pred(t)]
     hits.sort(key=lambda t: (t["updated_at"] or "", t["id"]), reverse=True)
     chunk = hits[(page - 1) * PER_PAGE:page * PER_PAGE]
     return A.json_response({"results": [list_row(store, t) for t in chunk],
                             "total": len(hits)})
+
+
+def _indexed_before(lag: float) -> Predicate:
+    """Whether a ticket's last write has reached the (lagging) search index."""
+    if lag <= 0:
+        return lambda t: True
+    cutoff = datetime.fromtimestamp(time.time() - lag, timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    return lambda t: (t["updated_at"] or "") <= cutoff
 
 
 routes = [Route("/api/v2/search/tickets", search_tickets, methods=["GET"])]
