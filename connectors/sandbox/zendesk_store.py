@@ -175,7 +175,10 @@ class ZendeskStore:
             return {"users": len(users),
                     "agents": sum(u["role"] in ("agent", "admin") for u in users),
                     "end_users": sum(u["role"] == "end-user" for u in users),
-                    "organizations": len(self.organizations), "groups": len(self.groups),
+                    "organizations": len(self.organizations),
+                    # deleting a group is a soft delete: counted apart, like tickets
+                    "groups": sum(not g["deleted"] for g in self.groups.values()),
+                    "deleted_groups": sum(bool(g["deleted"]) for g in self.groups.values()),
                     "group_memberships": len(self.memberships),
                     "ticket_fields": len(self.ticket_fields),
                     "custom_roles": len(self.custom_roles), "tickets": len(live),
