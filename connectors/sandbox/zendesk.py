@@ -23,6 +23,7 @@ from .zendesk_jobs import JobQueue
 from .zendesk_routes_export import EXPORT_ROUTES
 from .zendesk_routes_import import IMPORT_ROUTES
 from .zendesk_routes_read import READ_ROUTES, download
+from .zendesk_routes_tickets import TICKET_ROUTES
 from .zendesk_routes_write import WRITE_ROUTES
 from .zendesk_store import ZendeskStore
 
@@ -91,7 +92,8 @@ def create_app(company: Company | None, knobs: SandboxKnobs | None = None) -> St
     # The gate is a plain ASGI middleware inside Starlette's error middleware, so an injected
     # DropConnection after the response started closes the socket (a transport error).
     app = Starlette(routes=[*_control_routes(), *_download_routes(), *EXPORT_ROUTES,
-                            *READ_ROUTES, *WRITE_ROUTES, *IMPORT_ROUTES],
+                            *READ_ROUTES, *WRITE_ROUTES, *IMPORT_ROUTES,
+                            *TICKET_ROUTES],
                     middleware=[Middleware(ZendeskGate, knobs=knobs, limiter=limiter,
                                            store=store)],
                     exception_handlers={ZendeskError: _zendesk_error, 404: _not_found,

@@ -23,10 +23,10 @@ from .zendesk_http import ZendeskError, not_found, read_json, record_invalid, re
 from .zendesk_routes_write import _ids, _new_user, items_of, now_iso
 from .zendesk_store import public
 
-__all__ = ["IMPORT_ROUTES"]
+__all__ = ["IMPORT_ROUTES", "check_ref", "comment_record"]
 
 
-def _check_ref(store: Any, data: dict, key: str, table: str, agents_only: bool = False) -> None:
+def check_ref(store: Any, data: dict, key: str, table: str, agents_only: bool = False) -> None:
     value = data.get(key)
     if value is None:
         return
@@ -38,7 +38,7 @@ def _check_ref(store: Any, data: dict, key: str, table: str, agents_only: bool =
 
 def _requester(store: Any, knobs: Any, data: dict) -> int:
     if data.get("requester_id") is not None:
-        _check_ref(store, data, "requester_id", "users")
+        check_ref(store, data, "requester_id", "users")
         return data["requester_id"]
     inline = data.get("requester")
     if isinstance(inline, dict) and inline.get("email"):
@@ -61,36 +61,39 @@ def _comments(store: Any, data: dict, requester: int, stamp: str) -> list[dict]:
         raw = [{"value": data["description"]}]
     if not raw:
         raise record_invalid("base", "Description: cannot be blank", "BlankValue")
-    out = []
-    for n, c in enumerate(raw):
-        author = c.get("author_id", requester)
-        if author not in store.users:
-            raise record_invalid("base", f"Comment {n}: author {author} is invalid",
-                                 "InvalidValue")
-        body = c.get("value") or c.get("body") or c.get("html_body") or ""
-        attachments = []
-        for token in c.get("uploads") or []:
-            upload = store.uploads.get(token)
-            if upload is not None:  # like Zendesk, an unknown token is ignored
-                attachments += upload["_attachments"]
-                upload["_attached"] = True
-        out.append({"id": store.new_id("comment", [], 110_000_000), "type": "Comment",
-                    "author_id": author, "body": body,
-                    "html_body": c.get("html_body") or R.html_of(body), "plain_body": body,
-                    "public": bool(c.get("public", True)), "attachments": attachments,
-                    "audit_id": 0, "via": {"channel": "api", "source": {"from": {}, "to": {},
-                                                                       "rel": None}},
-                    "created_at": iso(c.get("created_at")) or stamp,
-                    "metadata": {"system": {"client": "import"}, "custom": {}}})
-    return out
+    return [comment_record(store, c, requester, stamp, n) for n, c in enumerate(raw)]
+
+
+def comment_record(store: Any, c: dict, default_author: int, stamp: str, index: int) -> dict:
+    """One comment as the store keeps it (422 for an unknown author); upload tokens attach
+    their files, unknown tokens are ignored as Zendesk does."""
+    author = c.get("author_id", default_author)
+    if author not in store.users:
+        raise record_invalid("base", f"Comment {index}: author {author} is invalid",
+                             "InvalidValue")
+    body = c.get("value") or c.get("body") or c.get("html_body") or ""
+    attachments = []
+    for token in c.get("uploads") or []:
+        upload = store.uploads.get(token)
+        if upload is not None:
+            attachments += upload["_attachments"]
+            upload["_attached"] = True
+    return {"id": store.new_id("comment", [], 110_000_000), "type": "Comment",
+            "author_id": author, "body": body,
+            "html_body": c.get("html_body") or R.html_of(body), "plain_body": body,
+            "public": bool(c.get("public", True)), "attachments": attachments,
+            "audit_id": 0, "via": {"channel": "api", "source": {"from": {}, "to": {},
+                                                               "rel": None}},
+            "created_at": iso(c.get("created_at")) or stamp,
+            "metadata": {"system": {"client": "import"}, "custom": {}}}
 
 
 def _import_one(store: Any, knobs: Any, data: dict, archive: bool) -> dict[str, Any]:
     """Validate and store one imported ticket; raises ZendeskError (422/409)."""
     requester = _requester(store, knobs, data)
-    _check_ref(store, data, "assignee_id", "users", agents_only=True)
-    _check_ref(store, data, "group_id", "groups")
-    _check_ref(store, data, "organization_id", "organizations")
+    check_ref(store, data, "assignee_id", "users", agents_only=True)
+    check_ref(store, data, "group_id", "groups")
+    check_ref(store, data, "organization_id", "organizations")
     stamp = now_iso()
     created = iso(data.get("created_at")) or stamp
     comments = _comments(store, data, requester, created)

@@ -3,6 +3,7 @@ and every served operation's body validated against the official OAS response sc
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import datetime, timezone
@@ -128,6 +129,77 @@ def test_ticket_events_carry_comments_only_with_comment_events(client, company):
     comments, changes = walk(True)
     assert comments == len(company.comments) and changes == len(company.ticket_events)
     assert walk(False) == (0, changes)
+
+
+def _export_after(c, cursor):
+    body = c.get("/api/v2/incremental/tickets/cursor", params={"cursor": cursor}).json()
+    return {t["id"]: t for t in body["tickets"]}, body["after_cursor"]
+
+
+def test_ticket_update_moves_the_ticket_into_the_exports(company):
+    server = _serve(company)
+    try:
+        with httpx.Client(base_url=server.url, auth=AUTH) as c:
+            first = c.get("/api/v2/incremental/tickets/cursor",
+                          params={"start_time": 0, "per_page": 1000}).json()
+            assert first["end_of_stream"]
+            tid = next(t["id"] for t in first["tickets"]
+                       if t["status"] in ("open", "pending") and t["priority"] != "urgent")
+            before = c.get(f"/api/v2/tickets/{tid}/comments").json()["comments"]
+            agent = int(company.agents[1].id)
+            r = c.put(f"/api/v2/tickets/{tid}.json", json={"ticket": {
+                "status": "solved", "priority": "urgent",
+                "comment": {"body": "Fixed now", "public": False, "author_id": agent}}})
+            assert r.status_code == 200
+            ticket, audit = r.json()["ticket"], r.json()["audit"]
+            assert (ticket["status"], ticket["priority"]) == ("solved", "urgent")
+            changed = {e["field_name"]: (e["previous_value"], e["value"])
+                       for e in audit["events"] if e["type"] == "Change"}
+            assert changed["status"][1] == "solved" and changed["priority"][1] == "urgent"
+            note = next(e for e in audit["events"] if e["type"] == "Comment")
+            assert (note["body"], note["public"], note["author_id"]) == ("Fixed now", False, agent)
+            after = c.get(f"/api/v2/tickets/{tid}/comments").json()["comments"]
+            assert [x["id"] for x in after] == [x["id"] for x in before] + [note["id"]]
+            assert after[-1]["created_at"] == ticket["updated_at"] > before[-1]["created_at"]
+            # the next export from the saved cursor holds exactly that ticket
+            again, cursor = _export_after(c, first["after_cursor"])
+            assert list(again) == [tid] and again[tid]["updated_at"] == ticket["updated_at"]
+            events = c.get("/api/v2/incremental/ticket_events", params={
+                "start_time": 0, "include": "comment_events"}).json()["ticket_events"]
+            last = [e for e in events if e["ticket_id"] == tid][-1]
+            kinds = sorted(ch["event_type"] for ch in last["child_events"])
+            assert kinds == ["Change", "Change", "Comment"] and last["id"] == audit["id"]
+            # a new ticket through the API, then nothing more
+            made = c.post("/api/v2/tickets", json={"ticket": {
+                "subject": "New one", "requester_id": int(company.end_users[0].id),
+                "comment": {"body": "Hello"}, "priority": "high"}})
+            assert made.status_code == 201 and made.headers["Location"]
+            new = made.json()["ticket"]
+            assert (new["status"], new["description"]) == ("new", "Hello")
+            fresh, cursor = _export_after(c, cursor)
+            assert list(fresh) == [new["id"]]
+            assert _export_after(c, cursor)[0] == {}
+    finally:
+        server.stop()
+
+
+def test_ticket_update_refusals(company):
+    server = _serve(company)
+    try:
+        with httpx.Client(base_url=server.url, auth=AUTH) as c:
+            closed = next(int(t.id) for t in company.tickets
+                          if t.status == "closed" and not t.deleted)
+            r = c.put(f"/api/v2/tickets/{closed}", json={"ticket": {"comment": {"body": "x"}}})
+            assert r.status_code == 422 and "closed prevents ticket update" in r.text
+            assert c.put("/api/v2/tickets/99999999", json={"ticket": {}}).status_code == 404
+            open_id = next(int(t.id) for t in company.tickets
+                           if t.status == "open" and not t.deleted)
+            bad = c.put(f"/api/v2/tickets/{open_id}", json={"ticket": {"status": "done"}})
+            assert bad.status_code == 422 and bad.json()["error"] == "RecordInvalid"
+            blank = c.post("/api/v2/tickets", json={"ticket": {"subject": "no comment"}})
+            assert blank.status_code == 422
+    finally:
+        server.stop()
 
 
 def test_comments_attachments_come_from_a_foreign_host(client, sandbox, company):
@@ -504,6 +576,11 @@ def _exercise(c, company):
     c.post(f"/api/v2/ticket_fields/{new_field['id']}/options",
            json={"custom_field_option": {"name": "Two", "value": "two"}})
     c.delete(f"/api/v2/ticket_fields/{new_field['id']}")
+    open_id = next(int(t.id) for t in company.tickets if t.status == "open" and not t.deleted)
+    c.put(f"/api/v2/tickets/{open_id}", json={"ticket": {
+        "status": "pending", "comment": {"body": "Any news?", "public": True}}})
+    c.post("/api/v2/tickets", json={"ticket": {"subject": "Live", "requester_id": user,
+                                               "comment": {"body": "Hi there"}}})
     token = c.post("/api/v2/uploads", params={"filename": "a.txt"}, content=b"hello",
                    headers={"Content-Type": "text/plain"}).json()["upload"]["token"]
     c.post("/api/v2/imports/tickets", json={"ticket": {
@@ -549,6 +626,34 @@ def test_every_served_operation_matches_the_oas_response_schema(zendesk_oas, com
             problems[f"{method} {tpl}"] = errors
     assert not problems, problems
     assert len(operations) >= 40
+    assert {("PUT", "/api/v2/tickets/{ticket_id}"), ("POST", "/api/v2/tickets"),
+            ("DELETE", "/api/v2/ticket_fields/{ticket_field_id}")} <= operations
+
+
+def test_live_ticket_write_bodies_match_the_oas_request_schemas(zendesk_oas, company):
+    from openapi_schema_validator import OAS30Validator
+    sent = []
+
+    def record(request):
+        if request.method in ("PUT", "POST") and request.url.path.startswith("/api/v2/tickets"):
+            sent.append((request.method, request.url.path, request.read()))
+
+    server = _serve(company)
+    try:
+        with httpx.Client(base_url=server.url, auth=AUTH,
+                          event_hooks={"request": [record]}) as c:
+            _exercise(c, company)
+    finally:
+        server.stop()
+    assert {m for m, _, _ in sent} == {"PUT", "POST"}
+    for method, path, raw in sent:
+        tpl = _template(zendesk_oas, path)
+        op = zendesk_oas["paths"][tpl][method.lower()]
+        schema = op["requestBody"]["content"]["application/json"]["schema"]
+        validator = OAS30Validator({**schema, "components": zendesk_oas["components"]})
+        body = json.loads(raw)
+        assert not list(validator.iter_errors(body)), (op["operationId"], body)
+        assert list(validator.iter_errors({"ticket": {"status": 12}})), "the schema can fail"
 
 
 # -- runner and CLI ---------------------------------------------------------------------------
