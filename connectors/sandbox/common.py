@@ -109,6 +109,9 @@ class Faults:
     drop_rate: float = 0.0
     drop_after_rate: float = 0.0
     seed: int = 0
+    # Retry-After of an injected 429/503. Real services send whole seconds (1 here); tests that
+    # inject many faults may shorten it so a full run stays quick.
+    retry_after: float = 1.0
     rng: random.Random = field(init=False)
     counts: dict[str, int] = field(default_factory=lambda: {"429": 0, "503": 0, "drop": 0,
                                                             "drop_after": 0})
@@ -116,6 +119,11 @@ class Faults:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self._lock = threading.Lock()
+
+    @property
+    def retry_after_header(self) -> str:
+        """The ``Retry-After`` value of an injected fault ("1", or "0.2" when shortened)."""
+        return f"{self.retry_after:g}"
 
     def draw(self) -> str | None:
         """Which fault (if any) this request gets: '429', '503', 'drop', 'drop_after'."""

@@ -129,7 +129,7 @@ class Guard:
             status = int(fault)
             start, body = _json_start(status, {"message": "Service temporarily unavailable"
                                                if status == 503 else "Rate limit exceeded"},
-                                      [(b"retry-after", b"1")])
+                                      [(b"retry-after", knobs.faults.retry_after_header.encode())])
             await send(start)
             return await send(body)
         if fault == "drop":

@@ -56,7 +56,8 @@ class ZendeskGate:
         fault = self.knobs.faults.draw()
         if fault in ("429", "503"):
             return await _text(send, int(fault), "Rate limit exceeded" if fault == "429"
-                               else "Service Unavailable", {"Retry-After": "1"})
+                               else "Service Unavailable",
+                               {"Retry-After": self.knobs.faults.retry_after_header})
         if fault == "drop":
             await _start(send, 200, {"Content-Length": "4096"})
             raise DropConnection("injected: connection dropped before processing")

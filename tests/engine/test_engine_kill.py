@@ -97,7 +97,7 @@ def _assert_exactly_once(path: Path, target, sample: bool = False) -> None:
 def test_sigkill_at_ten_seeded_points_then_rerun(db, request):
     path, target = request.getfixturevalue("sandboxes" if db == "sqlite" else "pg_sandboxes")
     rng = random.Random(2024)
-    kills = [(POINTS[i % 4], rng.randint(1, 4)) for i in range(6 if db == "sqlite" else 0)]
+    kills = [(POINTS[i % 4], rng.randint(1, 4)) for i in range(6)]
     kills += [(f"{p}.tickets", 1) for p in POINTS]  # each point inside the tickets step
     died = 0
     for point, n in kills:
@@ -118,8 +118,9 @@ def test_sigkill_at_ten_seeded_points_then_rerun(db, request):
     _assert_exactly_once(path, target)
 
 
-def test_sigint_finishes_the_batch_in_flight_and_exits_130(sandboxes):
-    path, target = sandboxes
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_sigint_finishes_the_batch_in_flight_and_exits_130(db, request):
+    path, target = request.getfixturevalue("sandboxes" if db == "sqlite" else "pg_sandboxes")
     proc = _migrate(path)
     with Project.load(path) as project:
         deadline = time.monotonic() + 60
