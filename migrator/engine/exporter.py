@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from migrator.engine import killpoints
 from migrator.engine.attachments import AttachmentFetcher
-from migrator.engine.prefetch import prefetch_groups
+from migrator.engine.lanes import ERROR, PAGE, Event, Lanes
 from migrator.engine.signals import StopFlag
 from migrator.models import Entity
 from migrator.progress import NullProgress, Progress
@@ -66,24 +66,102 @@ def _last_cursor(pages: list[Any]) -> str | None:
 
 
 class _Exporter:
+    """One export: lanes of readers, this thread the only one that stages (one writer)."""
+
     def __init__(self, source, state: StateStore, workdir: Path, options, progress: Progress,
-                 stop: StopFlag):
+                 stop: StopFlag, listener: Any = None):
         self.source, self.state, self.options = source, state, options
         self.progress, self.stop = progress, stop
+        self.listener = listener
         self.fetcher = AttachmentFetcher(source, Path(workdir), options)
         self.report = ExportReport(run_id=0)
+        depth = max(1, options.max_in_flight)
+        self.lanes = Lanes(depth * 3, stop)
+        self.most = depth
+        self.error: BaseException | None = None
+        # comments passes
+        self.chunked = getattr(source, "comments_strategy", "per_ticket") == "per_ticket"
+        self.fresh: dict[str, str] = {}  # ticket id -> version staged here, comments not asked
+        self.passing: list[list[str]] | None = None  # the pass running
+        self.tickets_done = False
+        self.scanned = False
+        self.comments_lane = None
 
+    # -- lanes -----------------------------------------------------------------------------
     def run(self) -> ExportReport:
         entities = list(self.source.entities())
-        for entity in entities:
-            if entity is not Entity.COMMENTS:
-                self._stream(entity)
+        streams = [e for e in entities if e is not Entity.COMMENTS]
+        for e in entities:
+            self.report.staged.setdefault(e.value, 0)
+        cut = streams.index(Entity.TICKETS) if Entity.TICKETS in streams else len(streams)
+        for name, group in (("lists", streams[:cut]), ("tickets", streams[cut:])):
+            if group:
+                lane = self.lanes.lane(name)
+                for entity in group:
+                    lane.add(f"export:{entity.value}", self._pages(entity), tag=entity)
+                lane.close()
+        self.tickets_done = Entity.TICKETS not in streams
         if Entity.COMMENTS in entities:
-            self._comments()
+            self.comments_lane = self.lanes.lane("comments")
+            self._resume_pass()
+        self.lanes.start()
+        try:
+            self._next_pass()
+            for batch in self.lanes.events(self.most * 2):
+                self._handle(batch)
+                self._next_pass()
+        finally:
+            self.lanes.shutdown()
+        if self.error is not None:
+            raise self.error
+        self.stop.check()
         self.report.attachments = self.fetcher.count
         self.report.attachment_bytes = self.fetcher.bytes
         self.report.attachment_failures = self.fetcher.failures
         return self.report
+
+    def _pages(self, entity: Entity):
+        def pages():
+            stream = f"export:{entity.value}"
+            cursor = self.state.get_cursor(stream)
+            since = self.options.since if entity is Entity.TICKETS and cursor is None else None
+            return self.source.export(entity, cursor, since=since)
+        return pages
+
+    def _handle(self, batch: list[Event]) -> None:
+        """Stage the pages of ``batch`` (per stream, one transaction each), then its events."""
+        pages: dict[str, list[Event]] = {}
+        for ev in batch:
+            if ev.kind == PAGE:
+                pages.setdefault(ev.stream, []).append(ev)
+                continue
+            self._flush(pages)
+            if ev.kind == ERROR:
+                self.error = self.error or ev.error
+                self.lanes.halt()
+            elif ev.stream == _STREAM:
+                self._close_pass(ev.tag)
+            else:
+                self.progress.finish(f"export {ev.tag.value}")
+                if ev.tag is Entity.TICKETS:
+                    self.tickets_done = True
+                if self.listener is not None:
+                    self.listener.stream_done(ev.tag)
+        self._flush(pages)
+
+    def _flush(self, pages: dict[str, list[Event]]) -> None:
+        for stream, events in pages.items():
+            group = [ev.page for ev in events]
+            records = _dedupe(r for page in group for r in page.records)
+            self._stage(records, stream, _last_cursor(group))
+            if stream == _STREAM:
+                self.progress.advance("export comments",
+                                      len({getattr(r, "ticket_id", None) for r in records}))
+            else:
+                name = f"export {events[0].tag.value}"
+                self.progress.start(name)
+                self.progress.advance(name, len(records))
+        pages.clear()
 
     def _count(self, records: list[Any]) -> None:
         for rec in records:
@@ -95,20 +173,11 @@ class _Exporter:
         self.state.stage(records, cursor=(stream, cursor) if cursor else None)
         killpoints.reached("export.staged")
         self._count(records)
-
-    def _stream(self, entity: Entity) -> None:
-        stream = f"export:{entity.value}"
-        cursor = self.state.get_cursor(stream)
-        since = self.options.since if entity is Entity.TICKETS and cursor is None else None
-        name = f"export {entity.value}"
-        self.progress.start(name)
-        self.report.staged.setdefault(entity.value, 0)
-        for pages in prefetch_groups(self.source.export(entity, cursor, since=since),
-                                     self.options.max_in_flight, self.stop):
-            records = _dedupe(r for page in pages for r in page.records)
-            self._stage(records, stream, _last_cursor(pages))
-            self.progress.advance(name, len(records))
-        self.progress.finish(name)
+        if stream == "export:tickets" and self.chunked:
+            for r in records:
+                if r.entity is Entity.TICKETS:
+                    self.fresh.pop(str(r.id), None)
+                    self.fresh[str(r.id)] = _version(r)
 
     # -- comments --------------------------------------------------------------------------
     def _changed_tickets(self) -> list[list[str]]:
@@ -123,41 +192,52 @@ class _Exporter:
                 out.append([str(t["id"]), version])
         return out
 
-    def _open_pass(self) -> tuple[list[list[str]], str | None]:
-        """The comments pass to run: the unfinished one (same ids, same order) or a new one.
+    def _not_marked(self, fresh: dict[str, str]) -> list[list[str]]:
+        """Of the tickets just staged, those whose comments are not staged at that version."""
+        out: list[list[str]] = []
+        items = list(fresh.items())
+        for i in range(0, len(items), 500):
+            part = items[i:i + 500]
+            with self.state.engine.connect() as conn:
+                done = dict(conn.execute(
+                    sa.select(_cursors.c.stream, _cursors.c.value)
+                    .where(_cursors.c.stream.in_([_MARK + tid for tid, _ in part]))).all())
+            out += [[tid, v] for tid, v in part if not v or done.get(_MARK + tid) != v]
+        return out
 
-        The connectors' comment cursors count positions in the id list, so a resumed pass
-        must see exactly the list it started with: it is kept in the meta table.
-        """
+    def _resume_pass(self) -> None:
+        """An unfinished pass (same ids, same order: the connectors' cursors count positions
+        in the id list, so a resumed pass must see exactly the list it started with)."""
         snapshot = self.state.get_meta(_PASS)
         if snapshot:
-            return json.loads(snapshot), self.state.get_cursor(_STREAM)
-        pending = self._changed_tickets()
+            self._send_pass(json.loads(snapshot), self.state.get_cursor(_STREAM))
+
+    def _next_pass(self) -> None:
+        """Open the next comments pass when none runs: the tickets staged since the last one
+        (per-ticket strategies), then, once the tickets are all staged, one scan for the rest."""
+        lane = self.comments_lane
+        if lane is None or lane.closed or self.passing is not None or self.lanes.stopped():
+            return
+        pending: list[list[str]] = []
+        if self.fresh:
+            pending, self.fresh = self._not_marked(self.fresh), {}
+        elif self.tickets_done and not self.scanned:
+            self.scanned = True
+            pending = self._changed_tickets()
         if pending:
             self.state.delete_cursor(_STREAM)
             self.state.set_meta(_PASS, json.dumps(pending))
-        return pending, None
+            self._send_pass(pending, None)
+        elif self.tickets_done and self.scanned and not self.fresh:
+            lane.close()
 
-    def _comments(self) -> None:
-        self.report.staged.setdefault(Entity.COMMENTS.value, 0)
-        resumed = bool(self.state.get_meta(_PASS))
-        self._comments_pass()
-        if resumed:  # tickets that changed while a pass was unfinished get their own pass
-            self._comments_pass()
-
-    def _comments_pass(self) -> None:
-        pending, cursor = self._open_pass()
-        if not pending:
-            return
-        name = "export comments"
-        self.progress.start(name, len(pending))
-        pages = self.source.export(Entity.COMMENTS, cursor, ticket_ids=[tid for tid, _ in pending])
-        for group in prefetch_groups(pages, self.options.max_in_flight, self.stop):
-            records = _dedupe(r for page in group for r in page.records)
-            self._stage(records, _STREAM, _last_cursor(group))
-            self.progress.advance(name, len({getattr(r, "ticket_id", None) for r in records}))
-        self._close_pass(pending)
-        self.progress.finish(name)
+    def _send_pass(self, pending: list[list[str]], cursor: str | None) -> None:
+        self.passing = pending
+        ids = [tid for tid, _ in pending]
+        self.progress.start("export comments", len(pending))
+        self.comments_lane.add(
+            _STREAM, lambda: self.source.export(Entity.COMMENTS, cursor, ticket_ids=ids),
+            tag=pending)
 
     def _close_pass(self, pending: list[list[str]]) -> None:
         """Remember that these tickets' comments are staged at this ticket version."""
@@ -165,14 +245,28 @@ class _Exporter:
             for tid, version in pending:
                 self.state._set_cursor(conn, _MARK + tid, version)  # noqa: SLF001 - one transaction
         self.state.set_meta(_PASS, "")
+        self.passing = None
+        self.progress.finish("export comments")
+        if self.listener is not None:
+            self.listener.comments_staged([tid for tid, _ in pending])
+
+
+def _version(ticket: Any) -> str:
+    return str(getattr(ticket, "updated_at", None) or getattr(ticket, "created_at", None) or "")
 
 
 def run_export(source, state: StateStore, workdir: Path | str, *, options,
-               progress: Progress | None = None, stop: StopFlag | None = None) -> ExportReport:
-    """Export every entity the source offers into staging; resume or fetch only what changed."""
+               progress: Progress | None = None, stop: StopFlag | None = None,
+               listener: Any = None) -> ExportReport:
+    """Export every entity the source offers into staging; resume or fetch only what changed.
+
+    ``listener`` (optional) hears, from the staging thread, ``stream_done(entity)`` when a
+    stream is all staged and ``comments_staged(ticket_ids)`` when a comments pass is
+    (:mod:`migrator.engine.follow` loads while the export goes on).
+    """
     run_id = state.start_run("export", {"since": options.since})
     exporter = _Exporter(source, state, Path(workdir), options, progress or NullProgress(),
-                         stop or StopFlag())
+                         stop or StopFlag(), listener)
     status = "failed"
     try:
         report = exporter.run()

@@ -94,7 +94,7 @@ def test_interrupted_export_resumes_from_the_saved_cursor(fresh):
 def test_interrupted_comments_pass_resumes_with_the_same_ids(fresh):
     state, data, files, workdir, options = fresh
     stop = StopFlag()
-    source = FakeSource(data, files)
+    source = FakeSource(data, files, page_size=6)  # one tickets page: one pass of six tickets
     real = source.export
 
     def stopping(entity, cursor=None, **kw):
