@@ -100,17 +100,27 @@ def export(ctx: click.Context, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Read the target and show what would be created or "
               "reused; write nothing.")
 @click.option("--retry-failed", is_flag=True, help="Send again only the records that failed.")
+@click.option("--follow", is_flag=True, help="Export and load at once: people and groups load "
+              "once exported, tickets once their comments are staged, while the export goes on.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def migrate(ctx: click.Context, sample: int | None, seed: int, pick: str | None,
-            edge_cases: bool, dry_run: bool, retry_failed: bool, as_json: bool) -> None:
+            edge_cases: bool, dry_run: bool, retry_failed: bool, follow: bool,
+            as_json: bool) -> None:
     """Load the staged data into the target (the same command resumes after any interruption)."""
-    from migrator.engine.commands import SampleSpec, migrate_project
+    from migrator.engine.commands import SampleSpec, follow_project, migrate_project
     from migrator.engine.render import failures_table, run_table
     spec = SampleSpec(sample, seed, pick, edge_cases)
+    if follow and (spec.wanted or dry_run or retry_failed):
+        raise click.UsageError("--follow runs the whole export and migration; it does not "
+                               "combine with --sample, --pick, --edge-cases, --dry-run or "
+                               "--retry-failed")
     with _project(ctx) as project, _progress(not dry_run) as progress:
-        report = migrate_project(project, spec=spec, dry=dry_run, retry_failed=retry_failed,
-                                 progress=progress)
+        if follow:
+            report = follow_project(project, progress).final
+        else:
+            report = migrate_project(project, spec=spec, dry=dry_run, retry_failed=retry_failed,
+                                     progress=progress)
     if as_json:
         _json(report.as_dict())
     else:

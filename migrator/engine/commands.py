@@ -23,7 +23,7 @@ from migrator.models import Entity
 from migrator.progress import NullProgress, Progress
 from migrator.project import Project
 
-__all__ = ["export_project", "plan_for", "migrate_project", "status_project", "verify_project",
+__all__ = ["export_project", "follow_project", "plan_for", "migrate_project", "status_project", "verify_project",
            "rollback_project", "rollback_plan", "SampleSpec"]
 
 
@@ -32,6 +32,15 @@ def export_project(project: Project, progress: Progress | None = None) -> Export
     with handle_signals(StopFlag()) as stop:
         return run_export(project.source(), project.state, project.workdir,
                           options=project.config.options, progress=progress, stop=stop)
+
+
+def follow_project(project: Project, progress: Progress | None = None) -> Any:
+    """``migrator migrate --follow``: export and load at once (:mod:`migrator.engine.follow`)."""
+    from migrator.engine.follow import follow
+    with handle_signals(StopFlag()) as stop:
+        return follow(project.source(), project.state, project.target(), project.workdir,
+                      project.config.options, plan_for=lambda: plan_for(project), stop=stop,
+                      progress=progress)
 
 
 def plan_for(project: Project) -> Any:

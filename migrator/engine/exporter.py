@@ -36,6 +36,7 @@ __all__ = ["ExportReport", "run_export", "staged_summary"]
 _MARK = "comments:"
 _STREAM = "export:comments"
 _PASS = "export:comments:pass"
+PASS_BATCHES = 5  # a comments pass covers at most this many load batches of tickets
 
 
 @dataclass
@@ -82,6 +83,7 @@ class _Exporter:
         # comments passes
         self.chunked = getattr(source, "comments_strategy", "per_ticket") == "per_ticket"
         self.fresh: dict[str, str] = {}  # ticket id -> version staged here, comments not asked
+        self.pass_size = max(1, options.batch_size) * PASS_BATCHES
         self.passing: list[list[str]] | None = None  # the pass running
         self.tickets_done = False
         self.scanned = False
@@ -219,8 +221,11 @@ class _Exporter:
         if lane is None or lane.closed or self.passing is not None or self.lanes.stopped():
             return
         pending: list[list[str]] = []
-        if self.fresh:
-            pending, self.fresh = self._not_marked(self.fresh), {}
+        if self.fresh:  # at most a few batches' worth per pass: the loader can follow
+            take = list(self.fresh.items())[:self.pass_size]
+            for tid, _ in take:
+                del self.fresh[tid]
+            pending = self._not_marked(dict(take))
         elif self.tickets_done and not self.scanned:
             self.scanned = True
             pending = self._changed_tickets()
