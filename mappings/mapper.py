@@ -49,6 +49,11 @@ class TicketMapper:
             custom_fields=self._fields(t), tags=self._tags(t), extra=extra,
             comments=list(t.comments))
 
+    def destination(self, t: Ticket, team: str, tier: str) -> tuple[str, str]:
+        """The (team, tier) a ticket routed to ``team``/``tier`` ends in (open-ticket policy)."""
+        _, team, tier, _ = self._assignee(t, team, tier)
+        return team, tier
+
     def _value(self, name: str, value: Any, ticket_id: str) -> Any:
         if value is None:
             return None

@@ -71,6 +71,27 @@ class RestructurePlan:
         """What the target cannot hold of this plan, said before the run."""
         return cannot_represent(self)
 
+    def ticket_counts(self) -> dict[str, dict[str, int]]:
+        """Per group key: tickets it will hold (open ones apart), and deleted/spam ones not moved.
+
+        A ticket lands where the routing rules send it, unless the open-ticket policy keeps it
+        with an assignee placed elsewhere; deleted and spam tickets are moved only on request
+        (``options.include_deleted`` / ``include_spam``), so they are counted apart.
+        """
+        assert self._mapper is not None
+        out = {g.id: {"tickets": 0, "open": 0, "not_moved": 0} for g in self.groups}
+        for (team, tier, assignee, is_open, skip), n in self.profile.landing.items():
+            stub = Ticket(id="", subject=None, status="open" if is_open else "closed",
+                          assignee_id=assignee)
+            key = group_key(*self._mapper.destination(stub, team, tier))
+            row = out.setdefault(key, {"tickets": 0, "open": 0, "not_moved": 0})
+            if skip:
+                row["not_moved"] += n
+            else:
+                row["tickets"] += n
+                row["open"] += n if is_open else 0
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         """Plain sorted data: the content of ``plan.json``."""
         from mappings.render import plan_dict
@@ -97,7 +118,7 @@ def build_plan(mapping: Mapping, staged: StagedData, target_type: str, *,
     raise_if_errors(mapping, issues)
     keys = _group_pairs(mapping, pl, profile)
     plan = RestructurePlan(
-        target_type=target_type, mapping=mapping, groups=_groups(mapping, d, keys),
+        target_type=target_type, mapping=mapping, groups=_groups(mapping, d, keys, target_type),
         agents=_agents(mapping, d, pl, target_type), memberships=_memberships(pl),
         ticket_fields=_fields(mapping, d, target_type), placements=pl, profile=profile,
         directory=d, issues=[i for i in issues if i.warning], existing=existing or Existing())
@@ -122,7 +143,12 @@ def group_name(m: Mapping, team: str, tier: str) -> str:
                                  team_key=team, tier_key=tier)
 
 
-def _groups(m: Mapping, d: Directory, pairs: list[tuple[str, str]]) -> list[Group]:
+# Freshdesk sets `unassigned_for` to 30m when a group is created without it (freshdesk-api.md §4.5)
+FRESHDESK_UNASSIGNED_FOR = "30m"
+
+
+def _groups(m: Mapping, d: Directory, pairs: list[tuple[str, str]],
+            target_type: str) -> list[Group]:
     emails = d.agent_by_email()
     out = []
     for team, tier in pairs:
@@ -132,7 +158,9 @@ def _groups(m: Mapping, d: Directory, pairs: list[tuple[str, str]]) -> list[Grou
         lead = emails.get(t.lead.lower())
         out.append(Group(id=group_key(team, tier), name=group_name(m, team, tier),
                          description=f"{m.tier_name(tier)} of {m.team_name(team)}",
-                         escalate_to=lead.id if lead else None, unassigned_for=t.unassigned_for,
+                         escalate_to=lead.id if lead else None,
+                         unassigned_for=t.unassigned_for or (
+                             FRESHDESK_UNASSIGNED_FOR if target_type == "freshdesk" else None),
                          extra={"team": team, "tier": tier,
                                 "escalates_to_group": group_key(*nxt) if nxt else None}))
     return out

@@ -34,6 +34,9 @@ class TicketProfile:
     activity: Activity = field(default_factory=Activity)
     open_by_assignee: Counter = field(default_factory=Counter)  # (agent id, team) -> tickets
     examples: dict[str, str] = field(default_factory=dict)  # "map:value" -> first ticket id
+    # (team, tier, assignee id, open, deleted or spam) -> tickets: where tickets land after the
+    # open-ticket policy is computed from this once agents are placed (no second pass)
+    landing: Counter = field(default_factory=Counter)
 
 
 def profile_tickets(m: Mapping, d: Directory, staged: StagedData,
@@ -63,6 +66,7 @@ def _count(p: TicketProfile, t: Ticket, router: Router, fields: FieldResolver, m
     p.activity.touch(t.assignee_id, t.updated_at or t.created_at)
     if t.assignee_id and is_open:
         p.open_by_assignee[(t.assignee_id, team)] += 1
+    p.landing[(team, tier, t.assignee_id or None, is_open, bool(t.deleted or t.spam))] += 1
     for name in ("status", "priority", "type"):
         value = getattr(t, name)
         if value is not None:

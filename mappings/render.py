@@ -42,8 +42,10 @@ def _org_chart(plan: "RestructurePlan") -> dict[str, Any]:
 
 def _routing(plan: "RestructurePlan") -> dict[str, Any]:
     p, m = plan.profile, plan.mapping
-    per_group = [{"group": g.id, "name": g.name, "tickets": p.routed.get(tuple(g.id.split("/", 1)), 0),
-                  "open": p.routed_open.get(tuple(g.id.split("/", 1)), 0)} for g in plan.groups]
+    counts = plan.ticket_counts()
+    per_group = [{"group": g.id, "name": g.name, **counts[g.id],
+                  "routed_by_rules": p.routed.get(tuple(g.id.split("/", 1)), 0)}
+                 for g in plan.groups]
     rules = [{"rule": rule_label(i, m.tickets.routing), "tickets": p.rule_hits.get(i, 0)}
              for i in [*range(len(m.tickets.routing)), DEFAULT_RULE]]
     sources = [{"source_group": g, "tickets": n, "by_default": p.groups_by_default.get(g, 0)}
@@ -166,9 +168,12 @@ def _md_org_chart(chart: dict[str, Any]) -> list[str]:
 
 
 def _md_routing(routing: dict[str, Any]) -> list[str]:
-    lines = ["## Ticket routing", ""] + _table(
-        ["Group", "Tickets", "Open"], [[g["name"], g["tickets"], g["open"]]
-                                       for g in routing["per_group"]])
+    lines = ["## Ticket routing", "",
+             "Tickets: what the group will hold (routing rules, then the open-ticket policy). "
+             "Deleted/spam: not moved unless options.include_deleted / include_spam.", ""]
+    lines += _table(["Group", "Tickets", "Open", "Routed by the rules", "Deleted/spam"],
+                    [[g["name"], g["tickets"], g["open"], g["routed_by_rules"], g["not_moved"]]
+                     for g in routing["per_group"]])
     lines += _table(["Rule", "Tickets"], [[r["rule"], r["tickets"]] for r in routing["rules"]])
     lines += _table(["Source group", "Tickets", "Routed by default"],
                     [[s["source_group"], s["tickets"], s["by_default"]]

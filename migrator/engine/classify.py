@@ -3,7 +3,7 @@
 Rules (normal run):
 - never seen: skip deleted/spam tickets; reuse what the target already has (groups by name, agents
   by e-mail, fields by title, organisations by name) -> ``reused``, never deleted by rollback;
-  else send it.
+  a reused agent is still sent, so its tier's role and ticket scope are set; else send it.
 - failed before: left alone (``migrate --retry-failed`` resends only those).
 - done (created/updated/unchanged) with the same digest: nothing to do.
 - done with no digest (found by recovery): tickets are resent with ``recovering=True`` so missing
@@ -64,9 +64,12 @@ def _new(entity: Entity, sid: str, record: Any, d: str, existing: dict, options:
                                                             digest=d))
     for key in reuse_key(entity, record):
         if key in existing:
-            return Decision("record", outcome=RecordOutcome(
-                sid, Outcome.REUSED, target_id=str(existing[key]), digest=d,
-                reason="already in the target (matched by name or e-mail)"))
+            found = RecordOutcome(sid, Outcome.REUSED, target_id=str(existing[key]), digest=d,
+                                  reason="already in the target (matched by name or e-mail)")
+            if entity is Entity.AGENTS:  # still sent: the connector matches it by e-mail and
+                # sets the role, ticket scope (Zendesk: custom role) of its tier in the plan
+                return Decision("send", counted_as="reused", outcome=found)
+            return Decision("record", outcome=found)
     return Decision("send")
 
 

@@ -35,9 +35,9 @@ def _step(state: StateStore, plan: Any, options: Any, opts: MigrateOptions, step
             dec = classify(step.entity, sid, rec, record_digest(rec), rows.get(sid),
                            existing=existing.get(step.entity, {}), options=options,
                            retry_failed=opts.retry_failed)
-            if dec.action == "send":
+            if dec.action == "send" and dec.outcome is None:
                 sr.counts["would_update" if dec.recovering else "would_create"] += 1
-            elif dec.action == "record":
+            elif dec.outcome is not None:  # recorded, or reused and still sent (agents)
                 outcome = dec.outcome.outcome
                 sr.counts[outcome.value] += 1
                 if outcome is Outcome.REUSED and len(sr.notes) < MAX_NOTES:
