@@ -70,6 +70,8 @@ class Options(BaseModel):
     include_deleted: bool = False
     include_spam: bool = False
     max_in_flight: int = Field(default=8, ge=1, le=64)
+    # attachment bytes downloaded or uploaded at once (files stream to disk in 64 KB chunks)
+    attachment_bytes_in_flight: int = Field(default=64 * 1024 * 1024, ge=1)
 
 
 class Config(BaseModel):

@@ -4,6 +4,12 @@ Each downloaded file's path (relative to the workdir), size and sha256 are writt
 comment, so the loader and ``verify`` never need the source again. A file already on disk with
 the expected size is kept (a re-run does not download it twice). A download the source refuses
 (404, expired) is kept as a listed failure, never dropped silently.
+
+Bytes in flight are bounded (``options.attachment_bytes_in_flight``, 64 MB by default): a
+download reserves its file's announced size in a :class:`ByteBudget` before it starts and gives
+it back when the file is on disk; on the load side :class:`ByteBoundTarget` reserves the size of
+a batch's files for the time of its ``submit`` (where the loaders upload). A file or batch larger
+than the whole budget waits until nothing else is in flight and then goes alone.
 """
 
 from __future__ import annotations
@@ -12,12 +18,16 @@ import hashlib
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from migrator.errors import ConfigError, RecordError
 
-__all__ = ["AttachmentFetcher", "sha256_of", "safe_name"]
+__all__ = ["AttachmentFetcher", "ByteBudget", "ByteBoundTarget", "sha256_of", "safe_name"]
+
+DEFAULT_BYTES_IN_FLIGHT = 64 * 1024 * 1024
+UNKNOWN_SIZE = 8 * 1024 * 1024  # reserved for a file whose size the source does not announce
 
 _UNSAFE = re.compile(r"[^\w.\- ()\[\]+@]+", re.UNICODE)
 
@@ -38,6 +48,64 @@ def safe_name(name: str | None) -> str:
     return base[:150] or "file"
 
 
+class ByteBudget:
+    """At most ``limit`` bytes reserved at once, across threads; ``peak`` is the most seen."""
+
+    def __init__(self, limit: int = DEFAULT_BYTES_IN_FLIGHT):
+        self.limit = max(1, int(limit))
+        self.used = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def hold(self, size: int | None) -> Iterator[int]:
+        """Reserve ``size`` bytes (capped at the limit) for the block; wait for room first."""
+        want = min(self.limit, max(0, int(UNKNOWN_SIZE if size is None else size)))
+        with self._cond:
+            while self.used and self.used + want > self.limit:
+                self._cond.wait()
+            self.used += want
+            self.peak = max(self.peak, self.used)
+        try:
+            yield want
+        finally:
+            with self._cond:
+                self.used -= want
+                self._cond.notify_all()
+
+
+def budget_for(options: Any) -> ByteBudget:
+    """The byte budget the options ask for."""
+    return ByteBudget(getattr(options, "attachment_bytes_in_flight", None)
+                      or DEFAULT_BYTES_IN_FLIGHT)
+
+
+def _batch_bytes(items: Sequence[Any]) -> int:
+    total = 0
+    for item in items:
+        for comment in getattr(item.record, "comments", None) or ():
+            total += sum(a.size or 0 for a in comment.attachments if a.local_path)
+    return total
+
+
+class ByteBoundTarget:
+    """A :class:`~connectors.base.Target` whose ``submit`` (attachment uploads) holds the
+    batch's file bytes in a :class:`ByteBudget`; everything else passes through."""
+
+    def __init__(self, target: Any, budget: ByteBudget):
+        self._target, self.budget = target, budget
+
+    def submit(self, entity: Any, items: list[Any]) -> Any:
+        size = _batch_bytes(items)
+        if not size:
+            return self._target.submit(entity, items)
+        with self.budget.hold(size):
+            return self._target.submit(entity, items)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
 class AttachmentFetcher:
     """Downloads the attachments of staged comments, several at a time."""
 
@@ -47,6 +115,7 @@ class AttachmentFetcher:
         self.count = 0
         self.bytes = 0
         self.failures: list[str] = []
+        self.budget = budget_for(options)
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max(1, min(8, options.max_in_flight)))
 
@@ -73,7 +142,8 @@ class AttachmentFetcher:
         try:
             if not (dest.exists() and att.size is not None and dest.stat().st_size == att.size):
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                self.source.download(att, dest)
+                with self.budget.hold(att.size):
+                    self.source.download(att, dest)
         except (RecordError, ConfigError) as exc:
             # 403/404 from a CDN means an expired or removed file, not bad settings: the rest of
             # the export must go on, and the loss is listed. Transient errors stop the export.

@@ -34,11 +34,17 @@ def export_project(project: Project, progress: Progress | None = None) -> Export
                           options=project.config.options, progress=progress, stop=stop)
 
 
+def _bounded(project: Project) -> Any:
+    """The project's target with its attachment uploads held to the byte budget."""
+    from migrator.engine.attachments import ByteBoundTarget, budget_for
+    return ByteBoundTarget(project.target(), budget_for(project.config.options))
+
+
 def follow_project(project: Project, progress: Progress | None = None) -> Any:
     """``migrator migrate --follow``: export and load at once (:mod:`migrator.engine.follow`)."""
     from migrator.engine.follow import follow
     with handle_signals(StopFlag()) as stop:
-        return follow(project.source(), project.state, project.target(), project.workdir,
+        return follow(project.source(), project.state, _bounded(project), project.workdir,
                       project.config.options, plan_for=lambda: plan_for(project), stop=stop,
                       progress=progress)
 
@@ -82,7 +88,7 @@ def migrate_project(project: Project, *, spec: SampleSpec | None = None, dry: bo
     if dry:
         return dry_run(project.state, project.target(), plan, project.config.options, opts)
     with handle_signals(StopFlag()) as stop:
-        return migrate(project.state, project.target(), plan, project.config.options, opts=opts,
+        return migrate(project.state, _bounded(project), plan, project.config.options, opts=opts,
                        progress=progress or NullProgress(), stop=stop)
 
 
