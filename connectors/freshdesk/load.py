@@ -5,8 +5,9 @@ returns the outcomes; ``collect`` hands them back. What Freshdesk cannot do is s
 roles are read-only (a missing role is a failed record telling the user to create it in the UI),
 agents are paid seats (missing ones are skipped unless ``create_agents: true``), dates cannot be
 set (they go into fields and note headers, see :mod:`connectors.freshdesk.render`), satisfaction
-ratings are not re-created (their score goes into the description header), blocked and deleted
-contacts are created active (each outcome says so).
+ratings are not re-created (their score goes into the description header), contacts deleted in
+the source end soft-deleted (:mod:`connectors.freshdesk.dormant`), blocked ones active and tagged
+(no API blocks a contact; each outcome says so).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from connectors.base import CheckItem, LoadItem, Submission, TargetCapabilities
 from connectors.freshdesk import parse as P
 from connectors.freshdesk import render as R
 from connectors.freshdesk.client import API, iter_pages
+from connectors.freshdesk.dormant import DormantContacts, ledger_path
 from connectors.freshdesk.load_entities import EntityLoader
 from connectors.freshdesk.load_tickets import TicketLoader
 
@@ -33,15 +35,16 @@ __all__ = ["FreshdeskTarget", "CAPABILITIES"]
 
 CAPABILITIES = TargetCapabilities(
     sets_timestamps=False, creates_agents=True, writable_roles=False, async_jobs=False,
-    max_attachment_bytes=R.MAX_TICKET_BYTES, batch_size=100,
+    max_attachment_bytes=R.MAX_TICKET_BYTES, batch_size=100, time_entries=True,
     notes=("original dates are kept in cf_original_created/cf_original_resolved and note headers",
            "agents are paid seats: only matched by e-mail unless create_agents is set",
            "roles cannot be created through the API: create tier roles in the UI first",
            "history is imported as notes, never replies, so no customer is e-mailed",
            "satisfaction ratings cannot be imported as history (the API dates a new rating "
            "today): each score is written in its ticket's description header instead",
-           "blocked and deleted contacts are created active (Freshdesk refuses writes to "
-           "them); block or delete them again after the migration",
+           "contacts deleted in the source end deleted (soft; restored only while their "
+           "tickets are written); blocked ones cannot be blocked through the API: they are "
+           "created active, tagged 'blocked-in-source', to block in the UI",
            "inline images become attachments of their ticket or note, marked in the text as "
            "[inline image: name]",
            "time entries keep their date (executed_at) and are marked in their note"),
@@ -56,7 +59,9 @@ class FreshdeskTarget(EntityLoader):
 
     def __init__(self, cfg: EndpointConfig, client: HttpClient, *, workdir: Path,
                  options: Options, once: HttpClient | None = None):
-        super().__init__(client, create_agents=cfg.create_agents, once=once)
+        account = cfg.base_url or f"https://{cfg.domain}.freshdesk.com"
+        super().__init__(client, create_agents=cfg.create_agents, once=once,
+                         dormant=DormantContacts(client, ledger_path(workdir), str(account)))
         self.cfg = cfg
         self.workdir = Path(workdir)
         self.options = options
@@ -67,7 +72,8 @@ class FreshdeskTarget(EntityLoader):
         self.tickets = TicketLoader(client, fields=self.field_names, statuses=self.statuses,
                                     types=self.types,
                                     tags=list(options.tags), workdir=self.workdir,
-                                    create=self.create, find=self._find_ticket)
+                                    create=self.create, find=self._find_ticket,
+                                    awake=self.dormant.awake)
 
     # -- protocol --------------------------------------------------------------------------
     def check(self) -> list[CheckItem]:
@@ -116,6 +122,7 @@ class FreshdeskTarget(EntityLoader):
         """Send one batch; Freshdesk answers synchronously, so outcomes are ready at once."""
         if entity is Entity.TICKETS:
             self.field_names()  # create the migration fields once, before any ticket
+            self.dormant.settle()  # contacts a killed process left restored: deleted again
             # A recovering item may exist partly: find it by its source-id field first.
             known = self.reconcile(entity, [i.source_id for i in items if i.recovering])
             with ThreadPoolExecutor(max_workers=max(1, self.client.max_in_flight)) as pool:

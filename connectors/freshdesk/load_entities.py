@@ -25,6 +25,7 @@ from connectors.base import LoadItem
 from connectors.freshdesk import parse as P
 from connectors.freshdesk import render as R
 from connectors.freshdesk.client import API, iter_pages
+from connectors.freshdesk.dormant import DormantContacts
 from connectors.freshdesk.load_tickets import record_error_reason
 
 __all__ = ["EntityLoader"]
@@ -47,8 +48,9 @@ class EntityLoader:
     """The non-ticket half of the Freshdesk target."""
 
     def __init__(self, client: HttpClient, *, create_agents: bool,
-                 once: HttpClient | None = None):
+                 once: HttpClient | None = None, dormant: DormantContacts | None = None):
         self.client = client
+        self.dormant = dormant  # contacts deleted in the source, kept deleted between writes
         # Creating requests: sent once, looked up when their outcome is unknown (writes.py).
         self.writes = (OnceClient(once, sleep=lambda s: client._sleep(s))
                        if once is not None else None)
@@ -149,28 +151,46 @@ class EntityLoader:
 
     def _contact(self, item: LoadItem) -> RecordOutcome:
         user: EndUser = item.record
+        body = R.render_contact(user)
+        if user.blocked and not user.deleted:  # no API blocks a contact: tagged to find them
+            body["tags"] = sorted({*(body.get("tags") or []), BLOCKED_TAG})
         response = self.create(f"{API}/contacts", lambda: self._contact_like(user),
-                               json=R.render_contact(user), ok=(409,))
+                               json=body, ok=(409,))
         state = _source_state(user)
         if response.status_code == 409 and user.email:
-            # An e-mail that already belongs to a user is a 409 (§5.4): reuse that contact.
-            rows = self.client.get_json(f"{API}/contacts", params={"email": user.email})
-            if rows:
-                return RecordOutcome(item.source_id, Outcome.REUSED, str(rows[0]["id"]),
-                                     f"{state} in the source; the existing contact is kept as "
-                                     "it is" if state else None)
-            agents = self.client.get_json(f"{API}/agents", params={"email": user.email})
-            if agents:
-                return RecordOutcome(item.source_id, Outcome.REUSED, str(agents[0]["id"]),
-                                     "the e-mail belongs to an agent; tickets use the agent")
+            return self._conflict(item, user, response, state)
         if response.status_code == 409:
             return RecordOutcome(item.source_id, Outcome.FAILED, None,
                                  f"Freshdesk reports a conflicting contact: {response.text[:200]}")
-        # Created active on purpose: Freshdesk answers 405 to any write on a blocked or deleted
-        # contact (gotcha 17), so their tickets could not be imported; the outcome says so.
-        reason = (f"{state} in the source; created active so its tickets can be imported "
-                  "(block or delete it in Freshdesk after the migration)") if state else None
-        return self._created_outcome(Entity.END_USERS, item, response.json()["id"], reason)
+        target_id = str(response.json()["id"])
+        if user.deleted and self.dormant is not None:
+            # Deleted as in the source; restored only while its tickets and notes are written.
+            self.dormant.put_to_sleep(target_id)
+        return self._created_outcome(Entity.END_USERS, item, target_id, _state_reason(user))
+
+    def _conflict(self, item: LoadItem, user: EndUser, response: httpx.Response,
+                  state: str | None) -> RecordOutcome:
+        """An e-mail that already belongs to a user is a 409 (§5.4): reuse that user."""
+        rows = self.client.get_json(f"{API}/contacts", params={"email": user.email})
+        if rows:
+            return RecordOutcome(item.source_id, Outcome.REUSED, str(rows[0]["id"]),
+                                 f"{state} in the source; the existing contact is kept as "
+                                 "it is" if state else None)
+        agents = self.client.get_json(f"{API}/agents", params={"email": user.email})
+        if agents:
+            return RecordOutcome(item.source_id, Outcome.REUSED, str(agents[0]["id"]),
+                                 "the e-mail belongs to an agent; tickets use the agent")
+        # Lists leave deleted contacts out: one this target put to sleep is its own creation.
+        gone = self.client.get_json(f"{API}/contacts", params={"email": user.email,
+                                                                "state": "deleted"})
+        if gone and self.dormant is not None and gone[0]["id"] in self.dormant:
+            return self._created_outcome(Entity.END_USERS, item, gone[0]["id"],
+                                         _state_reason(user))
+        if gone:
+            return RecordOutcome(item.source_id, Outcome.REUSED, str(gone[0]["id"]),
+                                 "the e-mail belongs to a deleted contact, kept as it is")
+        return RecordOutcome(item.source_id, Outcome.FAILED, None,
+                             f"Freshdesk reports a conflicting contact: {response.text[:200]}")
 
     # -- agents ----------------------------------------------------------------------------
     def _role_id(self, name: str) -> str | None:
@@ -270,8 +290,11 @@ class EntityLoader:
             if entity is Entity.MEMBERSHIPS:
                 ok = self._leave_group(tid)
             elif entity is Entity.END_USERS:
-                self._gone(f"{API}/contacts/{tid}")
+                # For good, with the contact's tickets (trashed ones too, §4.6).
+                self._gone(f"{API}/contacts/{tid}")  # soft first, should force be refused
                 ok = self._gone(f"{API}/contacts/{tid}/hard_delete?force=true")
+                if ok and self.dormant is not None:
+                    self.dormant.forget(tid)
             elif entity in DELETE_PATHS:
                 ok = self._gone(f"{API}/{DELETE_PATHS[entity]}/{tid}")
             else:
@@ -288,6 +311,22 @@ class EntityLoader:
         members = [a for a in response.json().get("agent_ids") or [] if str(a) != agent_id]
         self.client.request("PUT", f"{API}/groups/{group_id}", json={"agent_ids": members})
         return True
+
+
+BLOCKED_TAG = "blocked-in-source"
+
+
+def _state_reason(user: EndUser) -> str | None:
+    """What of a blocked/deleted source contact the target holds, and what it cannot."""
+    if user.deleted:
+        also = (" (blocked too in the source: the API cannot block a contact)"
+                if user.blocked else "")
+        return ("deleted in the source; created, then deleted (soft) after writing it, so it "
+                "sits in Freshdesk's deleted contacts" + also)
+    if user.blocked:
+        return (f"blocked in the source; created active and tagged {BLOCKED_TAG!r}: the API "
+                "cannot block a contact, block it in Freshdesk (Contacts > filter by tag)")
+    return None
 
 
 def _source_state(user: EndUser) -> str | None:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ContextManager, Mapping
 
 from migrator.errors import RecordError
 from migrator.http import HttpClient
@@ -85,8 +85,11 @@ class TicketLoader:
                  statuses: Callable[[], Mapping[str, int]], tags: list[str], workdir: Path,
                  types: Callable[[], Mapping[str, str]] = dict,
                  create: Callable[..., Any] | None = None,
-                 find: Callable[[str], dict | None] | None = None):
+                 find: Callable[[str], dict | None] | None = None,
+                 awake: Callable[[list], ContextManager[None]] | None = None):
         self.client = client
+        # awake(user ids): deleted contacts among them are restored while the block runs.
+        self._awake = awake or (lambda ids: nullcontext())
         # create(path, find, **kw): a POST sent once, looked up when its answer is lost.
         self._create_request = create or (
             lambda path, find_, **kw: client.request("POST", path, **kw))
@@ -101,6 +104,11 @@ class TicketLoader:
 
     def load(self, item: LoadItem, existing_id: str | None = None) -> RecordOutcome:
         """Create one ticket and its notes, or complete it when it already exists."""
+        ticket: Ticket = item.record
+        with self._awake([ticket.requester_id, *(c.author_id for c in ticket.comments)]):
+            return self._load(item, existing_id)
+
+    def _load(self, item: LoadItem, existing_id: str | None) -> RecordOutcome:
         ticket, type_note = self._with_type(_description_first(item.record))
         target_id = existing_id or self.created.get(item.source_id)
         base = item.attachments_dir or self.workdir

@@ -160,7 +160,8 @@ async def delete_contact(request: Request) -> Response:
 
 
 async def hard_delete_contact(request: Request) -> Response:
-    """``DELETE /api/v2/contacts/{id}/hard_delete``: soft-deleted first, unless ``force=true``."""
+    """``DELETE /api/v2/contacts/{id}/hard_delete``: soft-deleted first, unless ``force=true``;
+    the contact's tickets (trashed ones too) go with it, for good (reference §4.6)."""
     store = request.app.state.store
     c = _contact(request)
     if not c.get("deleted") and request.query_params.get("force") != "true":
@@ -168,7 +169,20 @@ async def hard_delete_contact(request: Request) -> Response:
                         "use force=true", "inconsistent_state")
     del store.contacts[c["id"]]
     store.blocked.discard(c["id"])
+    for tid in [tid for tid, t in store.tickets.items() if t["requester_id"] == c["id"]]:
+        _purge_ticket(store, tid)
     return A.no_content()
+
+
+def _purge_ticket(store, tid: int) -> None:
+    """A ticket and everything hanging off it, gone for good."""
+    ticket = store.tickets.pop(tid)
+    convs = store.conversations.pop(tid, [])
+    for att in [*ticket["attachments"], *(a for conv in convs for a in conv["attachments"])]:
+        store.blobs.pop(att["id"], None)
+    for table in (store.time_entries, store.ratings):
+        for key in [k for k, row in table.items() if row["ticket_id"] == tid]:
+            del table[key]
 
 
 async def restore_contact(request: Request) -> Response:

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from . import freshdesk_api as A
 from .freshdesk_cdn import with_urls
 from .freshdesk_render import SUPPORT_EMAIL, text_of
-from .freshdesk_ticket_rules import check_attachment_budget
+from .freshdesk_ticket_rules import check_attachment_budget, check_user_writable
 
 __all__ = ["routes"]
 
@@ -70,6 +70,7 @@ async def _new_conversation(request: Request, allowed: set[str], note: bool) -> 
     check_attachment_budget(sum(len(b[2]) for b in blobs), store.attachment_bytes_of(t["id"]))
     now = A.now_iso()
     uid = data.get("user_id") or next(iter(store.agents), None)
+    check_user_writable(store, uid, "user_id")
     requester = store.user(t["requester_id"]) or {}
     private = data.get("private", True) if note else False
     incoming = bool(data.get("incoming", False)) if note else False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import httpx
 import pytest
@@ -42,26 +43,31 @@ def account(httpx_mock) -> TimeAccount:
 
 
 # -- blocked and deleted contacts --------------------------------------------------------------
-def test_blocked_and_deleted_contacts_are_created_active_and_the_reason_says_so(
-        account, target_factory) -> None:
+def test_deleted_contacts_end_deleted_blocked_ones_active_and_tagged(
+        account, target_factory, httpx_mock) -> None:
     users = [EndUser(id="b", name="B", email="b@x.test", blocked=True),
              EndUser(id="d", name="D", email="d@x.test", deleted=True),
              EndUser(id="bd", name="BD", email="bd@x.test", blocked=True, deleted=True),
              EndUser(id="a", name="A", email="a@x.test"),
              EndUser(id="old", name="Old", email="old@x.test", blocked=True)]
     target = target_factory()
+    httpx_mock.add_response(method="DELETE", url=re.compile(rf"{BASE}/api/v2/contacts/\d+"),
+                            status_code=204, is_reusable=True)
     out = {o.source_id: o for o in target.submit(
         Entity.END_USERS, [LoadItem(u.id, u) for u in users]).outcomes}
     assert [out[k].outcome for k in ("b", "d", "bd", "a")] == [Outcome.CREATED] * 4
-    assert out["b"].reason.startswith("blocked in the source; created active")
-    assert out["d"].reason.startswith("deleted in the source; created active")
-    assert out["bd"].reason.startswith("blocked and deleted in the source")
+    assert out["b"].reason.startswith("blocked in the source; created active and tagged")
+    assert out["d"].reason.startswith("deleted in the source; created, then deleted (soft)")
+    assert "the API cannot block a contact" in out["bd"].reason
     assert out["a"].reason is None
     assert (out["old"].outcome, out["old"].target_id) == (Outcome.REUSED, "1")
     assert "blocked in the source" in out["old"].reason
-    sent = [account.contacts[int(out[k].target_id)] for k in ("b", "d", "bd")]
-    # Nothing asks Freshdesk to block or delete them: writes to such contacts answer 405.
-    assert not any({"blocked", "deleted", "active"} & set(c) for c in sent)
+    deleted = [r.url.path for r in httpx_mock.get_requests() if r.method == "DELETE"]
+    assert deleted == [f"/api/v2/contacts/{out[k].target_id}" for k in ("d", "bd")]
+    assert account.contacts[int(out["b"].target_id)]["tags"] == ["blocked-in-source"]
+    assert "tags" not in account.contacts[int(out["a"].target_id)]
+    notes = " ".join(target.capabilities.notes)
+    assert "end deleted" in notes and "cannot be blocked through the API" in notes
 
 
 # -- satisfaction ratings ----------------------------------------------------------------------
@@ -108,7 +114,7 @@ def test_ratings_are_skipped_with_the_reason_and_the_limit_is_announced(
     [outcome] = target.submit(Entity.SATISFACTION_RATINGS, [LoadItem("9", r)]).outcomes
     assert outcome.outcome is Outcome.SKIPPED and "description header" in outcome.reason
     notes = " ".join(target.capabilities.notes)
-    assert "satisfaction ratings" in notes and "blocked and deleted contacts" in notes
+    assert "satisfaction ratings" in notes and "contacts deleted in the source" in notes
     limits = {c.name: c for c in target.check()}["Freshdesk target limits"]
     assert limits.warning and "satisfaction ratings" in limits.detail
 

@@ -1,0 +1,112 @@
+"""Contacts deleted in the source end deleted in Freshdesk, their tickets and notes still written.
+
+The sandbox refuses a ticket or note naming a deleted or blocked contact (the strict reading of
+gotcha 17), so these tests fail unless the target restores the contact around the writes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.base import LoadItem
+from connectors.freshdesk import make_target
+from connectors.freshdesk.dormant import ledger_path
+from migrator.config import EndpointConfig, Options
+from migrator.models import Comment, EndUser, Entity, Outcome, Ticket
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def box():
+    run = pytest.importorskip("connectors.sandbox.run")
+    sandbox = run.start_sandbox("freshdesk", empty=True)
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def make(box, tmp_path, monkeypatch):
+    monkeypatch.setenv("FD_STATE_KEY", "sandbox-key")
+    cfg = EndpointConfig(type="freshdesk", base_url=box.url, api_key="${FD_STATE_KEY}")
+    made = []
+
+    def build():
+        target = make_target(cfg, workdir=tmp_path, options=Options(max_in_flight=4))
+        made.append(target)
+        return target
+
+    yield build
+    for target in made:
+        target.close()
+
+
+def _ticket(sid: str, requester: str, author: str) -> Ticket:
+    desc = Comment(id=f"c{sid}", ticket_id=sid, author_id=requester, body="Help",
+                   public=True, created_at="2023-04-01T10:00:00Z")
+    note = Comment(id=f"n{sid}", ticket_id=sid, author_id=author, body="More",
+                   public=True, created_at="2023-04-02T10:00:00Z", extra={"author_kind": "end_user"})
+    return Ticket(id=sid, subject=f"Ticket {sid}", status="open", priority="normal",
+                  requester_id=requester, created_at="2023-04-01T10:00:00Z",
+                  updated_at="2023-04-02T10:00:00Z", comments=[desc, note])
+
+
+def _users(target) -> dict[str, str]:
+    users = [EndUser(id="gone", name="Gone", email="gone@x.test", deleted=True),
+             EndUser(id="both", name="Both", email="both@x.test", deleted=True, blocked=True),
+             EndUser(id="live", name="Live", email="live@x.test")]
+    outs = target.submit(Entity.END_USERS, [LoadItem(u.id, u) for u in users]).outcomes
+    assert {o.outcome for o in outs} == {Outcome.CREATED}
+    return {o.source_id: o.target_id for o in outs}
+
+
+def _state(box, tid: str) -> str:
+    c = box.store.contacts[int(tid)]
+    return "deleted" if c.get("deleted") else "active"
+
+
+def test_deleted_contacts_end_deleted_and_their_tickets_are_written(box, make) -> None:
+    target = make()
+    ids = _users(target)
+    assert [_state(box, ids[k]) for k in ("gone", "both", "live")] == [
+        "deleted", "deleted", "active"]
+    # Several tickets of the same deleted contacts at once (the loader's thread pool).
+    items = [LoadItem(f"t{i}", _ticket(f"t{i}", ids["gone"] if i % 2 else ids["live"],
+                                       ids["both"])) for i in range(8)]
+    outs = target.submit(Entity.TICKETS, items).outcomes
+    assert {o.outcome for o in outs} == {Outcome.CREATED}, [o.reason for o in outs]
+    assert [_state(box, ids[k]) for k in ("gone", "both", "live")] == [
+        "deleted", "deleted", "active"]
+    notes = [c for cl in box.store.conversations.values() for c in cl]
+    assert len(notes) == 8 and {n["user_id"] for n in notes} == {int(ids["both"])}
+    requesters = {t["requester_id"] for t in box.store.tickets.values()}
+    assert requesters == {int(ids["gone"]), int(ids["live"])}
+
+
+def test_a_later_process_knows_them_and_settles_what_a_killed_one_left(box, make) -> None:
+    ids = _users(make())
+    second = make()  # the tickets step in another process: the ledger in the workdir tells it
+    [out] = second.submit(Entity.TICKETS, [LoadItem("t1", _ticket(
+        "t1", ids["gone"], ids["gone"]))]).outcomes
+    assert out.outcome is Outcome.CREATED, out.reason
+    # A process killed between restore and delete leaves the contact active and listed ...
+    box.store.contacts[int(ids["gone"])].pop("deleted")
+    path = ledger_path(second.workdir)
+    path.write_text(path.read_text().replace('"revived": []', f'"revived": ["{ids["gone"]}"]'))
+    third = make()
+    third.submit(Entity.TICKETS, [LoadItem("t2", _ticket("t2", ids["live"], ids["live"]))])
+    assert _state(box, ids["gone"]) == "deleted"  # ... and the next tickets batch deletes it
+
+
+def test_rollback_removes_them_for_good_with_their_tickets(box, make) -> None:
+    target = make()
+    ids = _users(target)
+    outs = target.submit(Entity.TICKETS, [LoadItem("t1", _ticket("t1", ids["gone"], ids["live"])),
+                                          LoadItem("t2", _ticket("t2", ids["live"], ids["both"]))
+                                          ]).outcomes
+    tickets = [o.target_id for o in outs]
+    assert sorted(target.delete(Entity.TICKETS, tickets)) == sorted(tickets)
+    assert sorted(target.delete(Entity.END_USERS, list(ids.values()))) == sorted(ids.values())
+    assert box.store.contacts == {} and box.store.tickets == {}  # not even in the trash
+    assert box.store.conversations == {}
+    assert '"dormant": []' in ledger_path(target.workdir).read_text()
