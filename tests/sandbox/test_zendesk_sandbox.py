@@ -314,9 +314,17 @@ def test_queued_job_cap_answers_429():
     try:
         with httpx.Client(base_url=server.url, auth=AUTH) as c:
             body = {"organizations": [{"name": "A"}]}
-            codes = [c.post("/api/v2/organizations/create_many", json=body).status_code
-                     for _ in range(3)]
-            assert codes == [200, 200, 429]
+            answers = [c.post("/api/v2/organizations/create_many", json=body)
+                       for _ in range(3)]
+            assert [a.status_code for a in answers] == [200, 200, 429]
+            refused = answers[2]
+            assert refused.json()["error"] == "TooManyJobs"
+            assert 1 <= int(refused.headers["Retry-After"]) <= 30
+            assert int(refused.headers["X-Rate-Limit-Remaining"]) > 0  # not the rate limit
+            stats = c.get("/_sandbox/stats").json()["jobs"]
+            assert (stats["active"], stats["rejected"]) == (2, 1)
+            queued = c.get(f"/api/v2/job_statuses/{answers[0].json()['job_status']['id']}")
+            assert queued.json()["job_status"]["status"] == "queued"  # 30 s jobs stay queued
             too_many = c.post("/api/v2/organizations/create_many",
                               json={"organizations": [{"name": str(i)} for i in range(101)]})
             assert too_many.status_code == 400 and too_many.json()["error"] == "TooManyValues"

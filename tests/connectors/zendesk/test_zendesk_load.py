@@ -178,6 +178,39 @@ def test_job_cap_waits_for_a_free_slot(target, router):
     assert target.collect(second)[0].target_id == "11"
 
 
+def test_a_full_job_queue_is_learnt_not_a_rate_limit(target, router, sleeps):
+    full = httpx.Response(429, json={"error": "TooManyJobs", "description": "over the limit"},
+                          headers={"Retry-After": "7", "X-Rate-Limit-Remaining": "650"})
+    router.on("POST", "/api/v2/group_memberships/create_many", _queued("A"), full, _queued("B"))
+    router.on("GET", "/api/v2/group_memberships", {"group_memberships": [],
+                                                   "meta": {"has_more": False}})
+    router.on("GET", JOB, _done("A", [{"id": 10, "index": 0}]), _done("B", [{"id": 11}]))
+
+    def batch(n):
+        return [LoadItem(f"m{n}", Membership(id=f"m{n}", agent_id=str(n), group_id="6"))]
+    first = target.submit(Entity.MEMBERSHIPS, batch(1))
+    second = target.submit(Entity.MEMBERSHIPS, batch(2))  # refused once, sent again
+    assert target.jobs.refused == 1 and target.jobs.effective_cap == 1
+    assert 7 not in sleeps  # one of our jobs was open: waited for it, not for Retry-After
+    assert target.client.budgets.get("account").stats.throttled == 0
+    posts = router.calls("POST", "/api/v2/group_memberships/create_many")
+    assert len(posts) == 3 and router.requests.index(router.calls("GET", JOB)[0]) < \
+        router.requests.index(posts[2])
+    assert target.collect(first)[0].target_id == "10"
+    assert target.collect(second)[0].target_id == "11"
+
+
+def test_a_rate_limit_429_on_a_submission_pauses_the_budget(target, router):
+    limited = httpx.Response(429, text="Rate limit exceeded", headers={"Retry-After": "0"})
+    router.on("POST", "/api/v2/group_memberships/create_many", limited, _queued("A"))
+    router.on("GET", "/api/v2/group_memberships", {"group_memberships": [],
+                                                   "meta": {"has_more": False}})
+    target.submit(Entity.MEMBERSHIPS, [LoadItem("m1", Membership(id="m1", agent_id="1",
+                                                                 group_id="6"))])
+    assert target.jobs.refused == 0 and target.jobs.effective_cap == 30
+    assert target.client.budgets.get("account").stats.throttled == 1
+
+
 def test_groups_reuse_by_name_and_create(target, router):
     router.on("GET", "/api/v2/groups", {"groups": [{"id": 4, "name": "Billing/L1"},
                                                    {"id": 5, "name": "Gone", "deleted": True}],
