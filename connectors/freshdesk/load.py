@@ -69,6 +69,7 @@ class FreshdeskTarget(EntityLoader):
         self._statuses: dict[str, int] | None = None
         self._types: dict[str, str] = {}
         self._fields_lock = threading.Lock()
+        self._helpers: list[tuple[str, str]] = []  # (field key, id) made here, not yet reported
         self.tickets = TicketLoader(client, fields=self.field_names, statuses=self.statuses,
                                     types=self.types,
                                     tags=list(options.tags), workdir=self.workdir,
@@ -195,7 +196,8 @@ class FreshdeskTarget(EntityLoader):
                 self._types = _type_choices(rows)
                 for key, (label, vtype) in R.SYSTEM_FIELDS.items():
                     if key not in self._fields:
-                        self._fields[key] = self._create_field(label, vtype)
+                        self._fields[key], fid = self._create_field(label, vtype)
+                        self._helpers.append((key, fid))
             return self._fields
 
     def types(self) -> dict[str, str]:
@@ -208,11 +210,21 @@ class FreshdeskTarget(EntityLoader):
         self.field_names()
         return self._statuses or {}
 
-    def _create_field(self, label: str, vtype: str) -> str:
+    def _create_field(self, label: str, vtype: str) -> tuple[str, str]:
         data = self.create(f"{API}/admin/ticket_fields", lambda: self._field_row(label), json={
             "label": label, "label_for_customers": label, "type": vtype,
             "customers_can_edit": False, "displayed_to_customers": False}).json()
-        return str(data["name"])  # Freshdesk appends its own suffix to the name (§5.4)
+        # Freshdesk appends its own suffix to the name (§5.4): (real name, field id).
+        return str(data["name"]), str(data["id"])
+
+    def helpers(self) -> list[Any]:
+        """The migration fields this target created since the last call (``Helper`` records),
+        so the engine records them with the run and a rollback deletes them; fields that
+        existed before are matched, never reported, never deleted."""
+        from connectors.base import Helper  # the engine's optional helpers() contract
+        with self._fields_lock:
+            made, self._helpers = self._helpers, []
+        return [Helper(Entity.TICKET_FIELDS, f"freshdesk-field:{key}", fid) for key, fid in made]
 
     def _field(self, item: LoadItem) -> RecordOutcome:
         field: TicketField = item.record

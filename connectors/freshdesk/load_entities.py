@@ -295,6 +295,10 @@ class EntityLoader:
                 ok = self._gone(f"{API}/contacts/{tid}/hard_delete?force=true")
                 if ok and self.dormant is not None:
                     self.dormant.forget(tid)
+            elif entity is Entity.AGENTS:
+                # Deleting an agent makes it a contact again (§5.4): that contact goes too.
+                ok = self._gone(f"{API}/agents/{tid}")
+                self._gone(f"{API}/contacts/{tid}/hard_delete?force=true")
             elif entity in DELETE_PATHS:
                 ok = self._gone(f"{API}/{DELETE_PATHS[entity]}/{tid}")
             else:
