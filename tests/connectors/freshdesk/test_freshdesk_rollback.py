@@ -25,8 +25,8 @@ ENTITIES = ("ticket_fields", "tickets", "organizations", "end_users", "agents", 
 
 def test_sample_run_and_rollback_leave_the_counts_as_they_were(tmp_path, monkeypatch):
     pytest.importorskip("migrator.engine.helpers")  # the engine records targets' helpers
-    with sandbox_pair(monkeypatch, "freshdesk", "freshdesk", tickets=20) as (source, target):
-        path = write_project(tmp_path, ("freshdesk", source.url), ("freshdesk", target.url))
+    with sandbox_pair(monkeypatch, "zendesk", "freshdesk", tickets=20) as (source, target):
+        path = write_project(tmp_path, ("zendesk", source.url), ("freshdesk", target.url))
         with Project.load(path) as project:
             commands.export_project(project)
             before = counts(target.url)
