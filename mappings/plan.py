@@ -21,6 +21,7 @@ from mappings.placement import Placements, place_agents
 from mappings.profile import TicketProfile, profile_tickets
 from mappings.schema import MANAGER, Mapping, resolved_tiers
 from mappings.staged import StagedData
+from mappings.target_values import target_value_issues
 from mappings.targets import Existing, cannot_represent, role_rows, target_role
 from mappings.validate import parse_step, place, raise_if_errors
 
@@ -98,12 +99,16 @@ class RestructurePlan:
         return plan_dict(self)
 
 
-def check_mapping(m: Mapping, staged: StagedData, target_type: str = "zendesk") -> list[Issue]:
-    """All issues (errors and warnings) of ``m`` against the staged data, positioned."""
+def check_mapping(m: Mapping, staged: StagedData, target_type: str = "zendesk", *,
+                  existing: Existing | None = None) -> list[Issue]:
+    """All issues (errors and warnings) of ``m`` against the staged data (and the target's
+    values: built in, or read by ``migrator check``), positioned."""
     d = Directory.load(staged)
     profile = profile_tickets(m, d, staged, target_type)
     pl = place_agents(m, d, profile.activity)
-    return place(data_issues(m, d, profile, pl), m._source)
+    issues = data_issues(m, d, profile, pl) + target_value_issues(m, d, profile, target_type,
+                                                                  existing)
+    return place(issues, m._source)
 
 
 def build_plan(mapping: Mapping, staged: StagedData, target_type: str, *,
@@ -114,7 +119,8 @@ def build_plan(mapping: Mapping, staged: StagedData, target_type: str, *,
     d = Directory.load(staged)
     profile = profile_tickets(mapping, d, staged, target_type)
     pl = place_agents(mapping, d, profile.activity)
-    issues = place(data_issues(mapping, d, profile, pl), mapping._source)
+    issues = place(data_issues(mapping, d, profile, pl) + target_value_issues(
+        mapping, d, profile, target_type, existing), mapping._source)
     raise_if_errors(mapping, issues)
     keys = _group_pairs(mapping, pl, profile)
     plan = RestructurePlan(

@@ -73,6 +73,7 @@ def plan_dict(plan: "RestructurePlan") -> dict[str, Any]:
     m = plan.mapping
     return {
         "mapping": m.name, "target": plan.target_type,
+        "target_read_at": plan.existing.taken_at if plan.existing.known else None,
         "org_chart": _org_chart(plan),
         "groups": [{"key": g.id, "name": g.name, "members": len(plan.placements.members(
                         *g.id.split("/", 1))),
@@ -119,7 +120,7 @@ def plan_markdown(plan: "RestructurePlan") -> str:
     data = plan_dict(plan)
     lines = [f"# Restructuring plan: {data['mapping'] or 'mapping'}", "",
              f"Target: **{plan.target_type}**. Tickets in the staged data: "
-             f"**{data['routing']['tickets']}**.", ""]
+             f"**{data['routing']['tickets']}**.", "", _md_target_read(plan), ""]
     lines += _md_org_chart(data["org_chart"])
     lines += ["## Target groups", ""] + _table(
         ["Group", "Members", "Escalates to", "Next group", "Unassigned for", "Action"],
@@ -146,6 +147,16 @@ def plan_markdown(plan: "RestructurePlan") -> str:
     lines += [f"- {line}" for line in data["cannot_represent"]] + [""]
     lines += ["## Warnings", ""] + ([f"- {w}" for w in data["warnings"]] or ["- none"]) + [""]
     return "\n".join(lines)
+
+
+def _md_target_read(plan: "RestructurePlan") -> str:
+    ex = plan.existing
+    if not ex.known:
+        return ("The target was not read: run `migrator check` to snapshot its groups, roles "
+                "and values, then plan again (until then actions say \"create or reuse\").")
+    when = f" on {ex.taken_at}" if ex.taken_at else ""
+    return (f"Target read{when} (`migrator check`): groups it has by name are reused, the "
+            "others created; roles say whether they exist or must be created in the UI.")
 
 
 def _md_org_chart(chart: dict[str, Any]) -> list[str]:

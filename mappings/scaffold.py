@@ -274,15 +274,27 @@ def _tickets_yaml(d: Directory, dr: _Draft) -> list[str]:
                   "  add_tags: [migrated]"]
 
 
+def _suggest_value(name: str, value: str, target_type: str) -> tuple[str, str]:
+    """(target value, note) for a source value: itself when the target holds it."""
+    from mappings.target_values import BUILTIN_VALUES
+    allowed = BUILTIN_VALUES[target_type][name]
+    if not allowed or value.lower() in allowed:
+        return value, ""
+    guess = {"new": "open", "hold": "pending"}.get(value.lower())
+    guess = guess or ("pending" if name == "status" else allowed[0])
+    return guess, f"; {target_type} has no {name} {value!r}: choose one of {', '.join(allowed)}"
+
+
 def _values_yaml(d: Directory, target_type: str, statuses: Counter, priorities: Counter,
                  types: Counter, seen_fields: dict[str, Counter]) -> list[str]:
-    fix = {"new": "open", "hold": "pending"} if target_type == "freshdesk" else {}
     out = ["", "values:"]
     for name, seen in (("status", statuses), ("priority", priorities), ("type", types)):
         out += [f"  {name}:", "    strict: true"]
-        out += ["    map:"] + [f"      {_q(v)}: {_q(fix.get(v, v) if name == 'status' else v)}"
-                                f"   # {n} tickets" for v, n in sorted(seen.items())] if seen \
-            else ["    map: {}"]
+        rows = []
+        for v, n in sorted(seen.items()):
+            target, note = _suggest_value(name, str(v), target_type)
+            rows.append(f"      {_q(v)}: {_q(target)}   # {n} tickets{note}")
+        out += (["    map:"] + rows) if seen else ["    map: {}"]
     out.append("  fields:")
     for key in sorted(d.fields, key=lambda k: d.field_title(k).lower()):
         tf = d.fields[key]

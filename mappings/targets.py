@@ -27,12 +27,20 @@ class Existing:
     ticket_fields: frozenset[str] = field(default_factory=frozenset)  # keys or titles
     agent_emails: frozenset[str] = field(default_factory=frozenset)
     known: bool = False  # False: the target was not read; actions say "create or reuse"
+    taken_at: str | None = None  # when the snapshot was taken (``migrator check``)
+    statuses: frozenset[str] = field(default_factory=frozenset)  # custom statuses it has
+    types: frozenset[str] = field(default_factory=frozenset)  # ticket types; empty: not read
+    # lower-cased field key or title -> the option values the target field accepts
+    field_options: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, **names: Any) -> "Existing":
         """From plain lists: ``Existing.of(groups=[...], roles=[...])``."""
+        options = {str(k).lower(): frozenset(map(str, v))
+                   for k, v in names.pop("field_options", {}).items()}
+        taken_at = names.pop("taken_at", None)
         return cls(**{k: frozenset(str(v).lower() for v in vals) for k, vals in names.items()},
-                   known=True)
+                   known=True, field_options=options, taken_at=taken_at)
 
     def action(self, kind: str, *names: str) -> str:
         """``reuse`` when one of ``names`` exists in the target, else ``create``."""
@@ -69,15 +77,21 @@ def role_rows(plan: "RestructurePlan") -> list[dict[str, Any]]:
 
 
 def _role_action(plan: "RestructurePlan", name: str, custom: bool) -> str:
+    ex = plan.existing
     if plan.target_type == "zendesk":
         if not custom:
             return "built in"
-        found = plan.existing.action("roles", name)
-        return found if found == "reuse" else f"{found} (custom roles need Zendesk Enterprise)"
+        if ex.known:
+            return "exists" if name.lower() in ex.roles else (
+                "create in the UI (Admin Center > Team > Roles; custom roles need Zendesk "
+                "Enterprise), else agents get the built-in role")
+        return "create or reuse (custom roles need Zendesk Enterprise)"
+    if ex.known:
+        return "exists" if name.lower() in ex.roles else (
+            "create in the UI before migrating (Admin > Agents > Roles; roles are read-only "
+            "in the API)")
     if name in FRESHDESK_BUILTIN_ROLES:
         return "built in"
-    if plan.existing.action("roles", name) == "reuse":
-        return "reuse"
     return "create it in the Freshdesk admin UI before migrating (roles are read-only in the API)"
 
 

@@ -10,7 +10,7 @@ import click
 
 from migrator.errors import ConfigError, MappingError
 
-__all__ = ["register"]
+__all__ = ["register", "snapshot_target", "snapshot_lines"]
 
 
 def _project(ctx: click.Context, required: bool = True):
@@ -38,6 +38,49 @@ def _file(project, file: str | None) -> Path:
 def _has_data(project) -> bool:
     from migrator.models import Entity
     return project is not None and bool(project.state.count_staged(Entity.AGENTS))
+
+
+def snapshot_target(project) -> Any:
+    """Read the target's groups, roles, ticket fields and agents; store the snapshot (meta).
+
+    Called by ``migrator check`` and ``migrator plan --read-target``. Values a connector can
+    tell apart (``ticket_values()``: custom statuses, ticket types) are kept when it offers them.
+    """
+    import datetime as _dt
+
+    from mappings.target_snapshot import META_KEY, snapshot_of
+    from migrator.models import Entity
+    target = project.target()
+    values = getattr(target, "ticket_values", None)
+    extra = values() if callable(values) else {}
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    snap = snapshot_of(project.config.target.type, now,
+                       groups=target.existing(Entity.GROUPS), roles=target.existing(Entity.ROLES),
+                       ticket_fields=target.existing(Entity.TICKET_FIELDS),
+                       agents=target.existing(Entity.AGENTS),
+                       statuses=extra.get("statuses", ()), types=extra.get("types", ()))
+    project.state.set_meta(META_KEY, snap.to_json())
+    return snap
+
+
+def snapshot_lines(snap: Any) -> list[str]:
+    """What ``migrator check`` says about the snapshot it stored."""
+    return [f"target snapshot taken {snap.taken_at}: {len(snap.groups)} groups, "
+            f"{len(snap.roles)} roles ({', '.join(snap.roles) or 'none'}), "
+            f"{len(snap.ticket_fields)} custom ticket fields, {len(snap.agent_emails)} agents; "
+            "`migrator plan` says which groups are reused and which roles must be created "
+            "in the UI"]
+
+
+def _existing(project) -> Any:
+    """The stored target snapshot as :class:`~mappings.targets.Existing`, or ``None``."""
+    from mappings.target_snapshot import META_KEY, TargetSnapshot
+    if project is None:
+        return None
+    snap = TargetSnapshot.from_json(project.state.get_meta(META_KEY))
+    if snap is None or snap.target_type != project.config.target.type:
+        return None
+    return snap.existing()
 
 
 def _echo_json(data: Any) -> None:
@@ -84,7 +127,8 @@ def validate_cmd(ctx: click.Context, file: str | None, as_json: bool) -> None:
         mapping = load_mapping(path)
         issues = []
         if _has_data(project):
-            issues = check_mapping(mapping, _staged(project), project.config.target.type)
+            issues = check_mapping(mapping, _staged(project), project.config.target.type,
+                                   existing=_existing(project))
             errors = [i for i in issues if not i.warning]
             if errors:
                 raise MappingInvalid(str(path), errors)
@@ -123,8 +167,9 @@ def diff_cmd(ctx: click.Context, old: str, new: str, as_json: bool) -> None:
     from mappings.plan import build_plan
     project = _project(ctx)
     staged, target = _staged(project), project.config.target.type
-    before = build_plan(load_mapping(old), staged, target)
-    after = build_plan(load_mapping(new), staged, target)
+    existing = _existing(project)
+    before = build_plan(load_mapping(old), staged, target, existing=existing)
+    after = build_plan(load_mapping(new), staged, target, existing=existing)
     result = diff_plans(before, after, staged)
     if as_json:
         _echo_json(result)
@@ -138,9 +183,11 @@ def diff_cmd(ctx: click.Context, old: str, new: str, as_json: bool) -> None:
 @click.option("--mapping", "mapping_file", default=None, help="Mapping file (default: the one "
               "named in migration.yaml).")
 @click.option("--json", "as_json", is_flag=True, help="Also print plan.json to stdout.")
+@click.option("--read-target", is_flag=True, help="Read the target's groups, roles and fields "
+              "first (as `migrator check` does) and store the snapshot the plan uses.")
 @click.pass_context
 def plan_cmd(ctx: click.Context, out_dir: str | None, mapping_file: str | None,
-             as_json: bool) -> None:
+             as_json: bool, read_target: bool) -> None:
     """Offline dry run: org chart, groups, roles, routing counts, coverage -> plan.md + plan.json."""
     from mappings import load_mapping
     from mappings.plan import build_plan
@@ -148,8 +195,10 @@ def plan_cmd(ctx: click.Context, out_dir: str | None, mapping_file: str | None,
     project = _project(ctx)
     if not _has_data(project):
         raise ConfigError("nothing is staged yet", hint="run `migrator export` first")
+    if read_target:
+        snapshot_target(project)
     plan = build_plan(load_mapping(_file(project, mapping_file)), _staged(project),
-                      project.config.target.type)
+                      project.config.target.type, existing=_existing(project))
     folder = Path(out_dir) if out_dir else project.workdir
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "plan.md").write_text(plan_markdown(plan), encoding="utf-8")

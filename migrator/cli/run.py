@@ -62,7 +62,13 @@ def check(ctx: click.Context) -> None:
     with _project(ctx) as project:
         rows = [("source", i) for i in project.source().check()]
         rows += [("target", i) for i in project.target().check()]
+        notes = []
+        if all(i.ok for side, i in rows if side == "target"):  # the plan reads this snapshot
+            from migrator.cli.mapping import snapshot_lines, snapshot_target
+            notes = snapshot_lines(snapshot_target(project))
     _console().print(check_table(rows))
+    for line in notes:
+        click.echo(line)
     failed = [f"{side}: {i.name}" for side, i in rows if not i.ok]
     if failed:
         raise ConfigError(f"{len(failed)} checks failed: {', '.join(failed)}",

@@ -93,6 +93,7 @@ def _journey(tmp_path: Path, source, target, monkeypatch) -> tuple[dict, Any]:
     _cli(cfg, "mapping", "scaffold")
     _edit(tmp_path / "mapping.yaml", target.kind)
     assert "valid" in _cli(cfg, "mapping", "validate")
+    assert "target snapshot taken" in _cli(cfg, "check")  # the plan reads what the target has
     _cli(cfg, "plan", "--out", str(tmp_path))
     plan_json = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
     _cli(cfg, "migrate")
@@ -178,6 +179,9 @@ def test_mapping_roundtrip_zendesk_to_freshdesk(tmp_path, monkeypatch):
         source.stop()
         target.stop()
     assert plan_json["mapping"] == "Edited by the consultant"
+    assert plan_json["target_read_at"] and {g["action"] for g in plan_json["groups"]} == {"create"}
+    # the plan's Freshdesk roles are all built in, so the snapshot found them
+    assert {r["action"] for r in plan_json["roles"]} == {"exists"}
     by_email = {a["email"]: aid for aid, a in got["agents"].items()}
     groups = {g["name"]: g for g in got["groups"].values()}
     # groups: exactly the plan's, with the plan's members and escalation settings
@@ -246,6 +250,9 @@ def test_mapping_roundtrip_freshdesk_to_zendesk(tmp_path, monkeypatch):
         source.stop()
         target.stop()
     assert plan_json["mapping"] == "Edited by the consultant"
+    assert plan_json["target_read_at"] and {g["action"] for g in plan_json["groups"]} == {"create"}
+    roles = {r["role"]: r["action"] for r in plan_json["roles"]}
+    assert roles[ZENDESK_CUSTOM_ROLE] == "exists" and roles.get("admin") == "built in"
     by_email = {a["email"]: a for a in got["agents"].values()}
     groups = {g["name"]: g for g in got["groups"].values()}
     assert set(groups) == {g["name"] for g in plan_json["groups"]}
