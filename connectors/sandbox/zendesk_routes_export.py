@@ -7,6 +7,8 @@
   ``next_page``/``end_time``/``end_of_stream``; records sharing the boundary second are returned
   together (the real quirk), and the next page starts after that second.
 - ``start_time`` must be at least one minute in the past, else 400.
+- Comment events list their attachments but not inline images (those are only referenced from
+  ``html_body``), as comments read without ``include_inline_images``.
 """
 
 from __future__ import annotations
@@ -164,8 +166,10 @@ async def ticket_events(request: Request) -> Response:
         for audit in store.audits:
             event = public(audit)
             children = list(audit["child_events"])
-            if comments:
-                children += [{**c, "event_type": "Comment"} for c in audit["_comments"]]
+            if comments:  # like comments without include_inline_images: no inline images
+                children += [{**c, "event_type": "Comment",
+                              "attachments": [a for a in c["attachments"] if not a["inline"]]}
+                             for c in audit["_comments"]]
             if children:
                 rows.append((audit["timestamp"], {**event, "child_events": children}))
         return respond(request, _time_page(request, "ticket_events", rows))

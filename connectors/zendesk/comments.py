@@ -6,6 +6,8 @@ the account budget stays full.
 
 E2 ``events``: ``GET /incremental/ticket_events?include=comment_events`` (1,000 events per page)
 on the incremental budget. One event per audit, so A = N + 1 events per ticket with N comments.
+The stream leaves inline images out; tickets whose comments show one are read again per ticket
+on the account budget (:func:`add_inline_images`), so both strategies stage the same files.
 
 E2 beats E1 while ``A < 1000 * L_inc / R`` (R account and L_inc incremental requests per minute).
 ``auto`` measures N on the first tickets with E1, then keeps E1 or switches to E2.
@@ -13,8 +15,10 @@ E2 beats E1 while ``A < 1000 * L_inc / R`` (R account and L_inc incremental requ
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 
@@ -25,7 +29,7 @@ from connectors.zendesk.paging import iter_incremental_time
 from connectors.zendesk.parse import comments_from_events, parse_comment
 
 __all__ = ["STRATEGIES", "choose_strategy", "fetch_ticket_comments", "iter_per_ticket",
-           "iter_events"]
+           "iter_events", "add_inline_images", "shows_inline_image"]
 
 log = logging.getLogger("connectors.zendesk")
 STRATEGIES = ("auto", "per_ticket", "events")
@@ -91,12 +95,55 @@ def iter_per_ticket(client: HttpClient, ticket_ids: Iterable[str], *, position: 
 
 
 def iter_events(client: HttpClient, *, start_time: int, wanted: set[str] | None = None,
+                inline_images: bool = True, workers: int = 8,
                 ) -> Iterator[tuple[list[Comment], int, bool]]:
-    """E2: yields ``(comments, end_time, end_of_stream)`` per page of the events stream."""
+    """E2: yields ``(comments, end_time, end_of_stream)`` per page of the events stream.
+
+    The stream does not list inline images; with ``inline_images`` the tickets whose comments
+    show one in ``html_body`` are read again per ticket (see :func:`add_inline_images`).
+    """
     params = {"include": "comment_events", "per_page": 1000}
     for events, end_time, end in iter_incremental_time(
             client, "/api/v2/incremental/ticket_events", "ticket_events",
             start_time=start_time, params=params):
         comments = [c for e in events for c in comments_from_events(e)
                     if wanted is None or c.ticket_id in wanted]
+        if inline_images:
+            comments = add_inline_images(client, comments, workers=workers)
         yield comments, end_time, end
+
+
+# An <img> whose source is an attachment of the account (``.../attachments/token/<t>/``).
+_INLINE_IMG = re.compile(r"<img\b[^>]*\bsrc\s*=\s*[\"']?[^\"'>\s]*/attachments/token/",
+                         re.IGNORECASE)
+
+
+def shows_inline_image(comment: Comment) -> bool:
+    """True when the comment's HTML shows an image stored as an attachment of the account."""
+    return bool(comment.html_body) and bool(_INLINE_IMG.search(comment.html_body or ""))
+
+
+def add_inline_images(client: HttpClient, comments: list[Comment], *, workers: int = 8
+                      ) -> list[Comment]:
+    """Complete events-stream comments with the inline images the stream leaves out.
+
+    The tickets with a comment that shows an inline image are read per ticket with
+    ``include_inline_images=true`` (account budget, ``workers`` at a time); each such comment
+    takes the attachment list of its per-ticket version, so inline images are staged as
+    ``Attachment(inline=True)`` exactly as with E1. A comment gone since keeps what it had.
+    """
+    tickets = sorted({c.ticket_id for c in comments if shows_inline_image(c)}, key=_order)
+    if not tickets:
+        return comments
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(tickets))),
+                            thread_name_prefix="zd-inline") as pool:
+        fetched = pool.map(lambda t: fetch_ticket_comments(client, t, inline_images=True),
+                           tickets)
+        full = {c.id: c for per_ticket in fetched for c in per_ticket}
+    log.info("zendesk: %d tickets with inline images read per ticket", len(tickets))
+    return [dataclasses.replace(c, attachments=full[c.id].attachments)
+            if c.id in full and shows_inline_image(c) else c for c in comments]
+
+
+def _order(ticket_id: str) -> tuple:
+    return (len(ticket_id), ticket_id)

@@ -256,8 +256,9 @@ class ZendeskSource:
 
     # -- comments --------------------------------------------------------------------------
     def _comments_events(self, start: int, wanted: set[str] | None) -> Iterator[Page]:
-        for comments, end_time, end in zc.iter_events(self.client, start_time=start,
-                                                      wanted=wanted):
+        for comments, end_time, end in zc.iter_events(
+                self.client, start_time=start, wanted=wanted,
+                inline_images=self.options.inline_images, workers=self._workers()):
             yield Page(comments, dump_cursor(mode="time", strategy="events",
                                              start_time=end_time, done=end), end)
 

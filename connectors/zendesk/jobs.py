@@ -248,7 +248,8 @@ def job_outcomes(job: dict, source_ids: Sequence[str], *,
         if res is None:
             why = ("job status expired before it was read; reconcile by external_id"
                    if status == "expired" else
-                   f"job {job.get('id')} {status}: {job.get('message') or 'no result for this record'}")
+                   f"job {job.get('id')} {status}: "
+                   f"{job.get('message') or 'no result for this record'}")
             out.append(RecordOutcome(sid, Outcome.FAILED, reason=why))
         elif _ok(res):
             updated = str(res.get("status", "")).lower() == "updated"
