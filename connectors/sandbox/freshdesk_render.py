@@ -290,8 +290,9 @@ def hhmm(seconds: int) -> str:
 
 def render_time_entry(e: TimeEntry, entry_id: int, ref: Ref,
                       company_id: int | None) -> dict[str, Any]:
-    """A time entry; ``executed_at`` keeps the original date."""
-    return {"id": entry_id, "agent_id": ref("agents", e.agent_id),
+    """A time entry; ``executed_at`` keeps the original date. An agent who left is a contact
+    now, but the entry keeps the user id it was logged by."""
+    return {"id": entry_id, "agent_id": ref("agents", e.agent_id) or ref("users", e.agent_id),
             "ticket_id": ref("tickets", e.ticket_id), "company_id": company_id,
             "billable": e.billable, "note": "", "time_spent": hhmm(e.seconds),
             "timer_running": False, "start_time": e.executed_at, "executed_at": e.executed_at,
