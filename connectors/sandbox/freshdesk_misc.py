@@ -110,6 +110,13 @@ async def create_time_entry(request: Request) -> Response:
     return A.json_response(A.public(entry), 201)
 
 
+async def delete_time_entry(request: Request) -> Response:
+    """``DELETE /api/v2/time_entries/{id}``."""
+    if request.app.state.store.time_entries.pop(request.path_params["eid"], None) is None:
+        raise A.not_found()
+    return A.no_content()
+
+
 routes = [
     Route("/api/v2/products", list_products, methods=["GET"]),
     Route("/api/v2/products/{pid:int}", show_product, methods=["GET"]),
@@ -118,4 +125,5 @@ routes = [
     Route("/api/v2/time_entries", list_time_entries, methods=["GET"]),
     Route("/api/v2/tickets/{tid:int}/time_entries", ticket_time_entries, methods=["GET"]),
     Route("/api/v2/tickets/{tid:int}/time_entries", create_time_entry, methods=["POST"]),
+    Route("/api/v2/time_entries/{eid:int}", delete_time_entry, methods=["DELETE"]),
 ]

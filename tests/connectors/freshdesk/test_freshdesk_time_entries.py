@@ -76,6 +76,9 @@ def test_time_entries_of_every_ticket_are_exported_and_loaded_with_their_dates(
             assert row["time_spent"] == f"{e.seconds // 3600:02d}:{e.seconds % 3600 // 60:02d}"
         again = _ok(target.submit(Entity.TIME_ENTRIES, items).outcomes, Outcome.REUSED)
         assert again == made and len(dst.store.time_entries) == len(some)
+        assert sorted(target.delete(Entity.TIME_ENTRIES, list(made.values()))) == sorted(
+            made.values())  # rollback
+        assert dst.store.time_entries == {}
     finally:
         source.close()
         target.close()
