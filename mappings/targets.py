@@ -88,8 +88,8 @@ def _role_action(plan: "RestructurePlan", name: str, custom: bool) -> str:
         return "create or reuse (custom roles need Zendesk Enterprise)"
     if ex.known:
         return "exists" if name.lower() in ex.roles else (
-            "create in the UI before migrating (Admin > Agents > Roles; roles are read-only "
-            "in the API)")
+            "create in the UI (Admin > Agents > Roles, before migrating; roles are "
+            "read-only in the API)")
     if name in FRESHDESK_BUILTIN_ROLES:
         return "built in"
     return "create it in the Freshdesk admin UI before migrating (roles are read-only in the API)"
