@@ -211,11 +211,7 @@ class EntityLoader:
         body = R.render_agent(agent, int(role_id))
         found = self.client.get_json(f"{API}/agents", params={"email": agent.email})
         if found:
-            target = str(found[0]["id"])
-            update = {k: v for k, v in body.items() if k in ("role_ids", "ticket_scope")}
-            self.client.request("PUT", f"{API}/agents/{target}", json=update)
-            return RecordOutcome(item.source_id, Outcome.REUSED, target,
-                                 "matched by e-mail; role and ticket scope set")
+            return self._reused_agent(item, str(found[0]["id"]), body)
         if not self.create_agents:
             return RecordOutcome(item.source_id, Outcome.SKIPPED, None, (
                 f"no Freshdesk agent with e-mail {agent.email}: agents are paid seats, so "
@@ -227,6 +223,23 @@ class EntityLoader:
             return RecordOutcome(item.source_id, Outcome.FAILED, None,
                                  f"{exc.message}; free or buy an agent seat, then run again")
         return self._created_outcome(Entity.AGENTS, item, data["id"])
+
+    def _reused_agent(self, item: LoadItem, target: str, body: dict) -> RecordOutcome:
+        """Set an existing agent's role and scope; what it had is said in the reason (the list
+        omits role ids: one detail read), since a rollback never touches reused records."""
+        update = {k: v for k, v in body.items() if k in ("role_ids", "ticket_scope")}
+        before = self.client.get_json(f"{API}/agents/{target}")
+        had = {k: before.get(k) for k in update}
+        if had == update:
+            return RecordOutcome(item.source_id, Outcome.REUSED, target,
+                                 "matched by e-mail; it already had this role and ticket scope")
+        self.client.request("PUT", f"{API}/agents/{target}", json=update)
+        roles = self.roles_by_id()
+        names = ", ".join(roles[str(r)].name if str(r) in roles else str(r)
+                          for r in before.get("role_ids") or [])
+        return RecordOutcome(item.source_id, Outcome.REUSED, target, (
+            f"matched by e-mail; role and ticket scope set (it had role(s) {names or 'none'}, "
+            f"ticket scope {before.get('ticket_scope')}: a rollback does not restore them)"))
 
     # -- groups and memberships ------------------------------------------------------------
     def _group(self, item: LoadItem) -> RecordOutcome:

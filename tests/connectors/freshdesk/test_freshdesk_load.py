@@ -93,6 +93,7 @@ class FakeAccount:
             (r"/agents", "POST", self.create_agent),
             (r"/agents/me", "GET", lambda b, q: httpx.Response(200, json=self.agents[50])),
             (r"/agents/(\d+)", "PUT", self.update_agent),
+            (r"/agents/(\d+)", "GET", lambda b, q, a: httpx.Response(200, json=self.agents[int(a)])),
             (r"/roles", "GET", lambda b, q: httpx.Response(200, json=self.roles)),
             (r"/groups", "GET", lambda b, q: httpx.Response(200, json=[
                 {k: v for k, v in g.items() if k != "agent_ids"} for g in self.groups.values()])),
@@ -317,6 +318,9 @@ def test_agents_match_by_email_missing_ones_skipped_roles_by_name(account, targe
     lead, new, bad = target.submit(Entity.AGENTS, items).outcomes
     assert (lead.outcome, lead.target_id) == (Outcome.REUSED, "50")
     assert account.agents[50]["role_ids"] == [4] and account.agents[50]["ticket_scope"] == 2
+    assert "a rollback does not restore them" in lead.reason  # what it had is said
+    [again] = target_factory().submit(Entity.AGENTS, items[:1]).outcomes
+    assert "already had this role and ticket scope" in again.reason
     assert new.outcome is Outcome.SKIPPED and "create_agents" in new.reason
     assert bad.outcome is Outcome.FAILED and "create it in Admin" in bad.reason
     assert "Tier 2" in bad.reason  # the roles that do exist are named
