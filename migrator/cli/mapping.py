@@ -51,8 +51,7 @@ def snapshot_target(project) -> Any:
     from mappings.target_snapshot import META_KEY, snapshot_of
     from migrator.models import Entity
     target = project.target()
-    values = getattr(target, "ticket_values", None)
-    extra = values() if callable(values) else {}
+    extra = _ticket_values(target, project.config.target.type)
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     snap = snapshot_of(project.config.target.type, now,
                        groups=target.existing(Entity.GROUPS), roles=target.existing(Entity.ROLES),
@@ -63,11 +62,40 @@ def snapshot_target(project) -> Any:
     return snap
 
 
+def _ticket_values(target: Any, kind: str) -> dict[str, list[str]]:
+    """Custom statuses and ticket types the target has (what ``Target.existing`` leaves out).
+
+    Freshdesk lists both in its ``status`` / ``ticket_type`` system fields (custom statuses are
+    codes 6 and up, canonical by label); Zendesk types are fixed and custom statuses exist only
+    with the custom ticket statuses feature (``/custom_statuses`` answers 403/404 without it).
+    Anything unreadable leaves the built-in values in force.
+    """
+    from migrator.errors import MigratorError
+    client = getattr(target, "client", None)
+    if client is None or not hasattr(client, "get_json"):
+        return {}
+    try:
+        if kind == "freshdesk":
+            rows = client.get_json("/api/v2/ticket_fields") or []
+            by_name = {r.get("name"): r.get("choices") for r in rows if isinstance(r, dict)}
+            status = by_name.get("status") or {}
+            custom = [labels[0] for code, labels in status.items()
+                      if str(code).isdigit() and int(code) >= 6 and labels]
+            return {"types": list(by_name.get("ticket_type") or []), "statuses": custom}
+        body = client.get_json("/api/v2/custom_statuses") or {}
+        return {"statuses": [c["agent_label"] for c in body.get("custom_statuses", [])
+                             if c.get("active", True) and c.get("agent_label")]}
+    except (MigratorError, AttributeError, TypeError, ValueError):
+        return {}
+
+
 def snapshot_lines(snap: Any) -> list[str]:
     """What ``migrator check`` says about the snapshot it stored."""
     return [f"target snapshot taken {snap.taken_at}: {len(snap.groups)} groups, "
             f"{len(snap.roles)} roles ({', '.join(snap.roles) or 'none'}), "
-            f"{len(snap.ticket_fields)} custom ticket fields, {len(snap.agent_emails)} agents; "
+            f"{len(snap.ticket_fields)} custom ticket fields, {len(snap.agent_emails)} agents, "
+            f"ticket types: {', '.join(snap.types) or 'built in'}, custom statuses: "
+            f"{', '.join(snap.statuses) or 'none'}; "
             "`migrator plan` says which groups are reused and which roles must be created "
             "in the UI"]
 

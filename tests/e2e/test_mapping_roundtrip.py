@@ -87,13 +87,28 @@ def _edit(path: Path, target_type: str) -> None:
     path.write_text(yaml.safe_dump(m, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
+def _type_the_target_lacks(cfg: Path, mapping: Path) -> None:
+    """With the snapshot, a ticket type this Freshdesk account lacks is an error at its line."""
+    m = yaml.safe_load(mapping.read_text(encoding="utf-8"))
+    m["values"]["type"]["map"]["task"] = "Feature Request"
+    broken = mapping.with_name("broken.yaml")
+    broken.write_text(yaml.safe_dump(m, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "mapping", "validate", str(broken)])
+    assert result.exit_code == 2, result.output
+    assert "values.type.map.task: freshdesk cannot hold type 'Feature Request'" in result.output
+
+
 def _journey(tmp_path: Path, source, target, monkeypatch) -> tuple[dict, Any]:
     cfg = _write_project(tmp_path, source, target, monkeypatch)
     _cli(cfg, "export")
     _cli(cfg, "mapping", "scaffold")
     _edit(tmp_path / "mapping.yaml", target.kind)
     assert "valid" in _cli(cfg, "mapping", "validate")
-    assert "target snapshot taken" in _cli(cfg, "check")  # the plan reads what the target has
+    checked = _cli(cfg, "check")  # the plan (and value checks) read what the target has
+    assert "target snapshot taken" in checked
+    if target.kind == "freshdesk":  # its ticket types, read from the `ticket_type` field
+        assert "ticket types: Incident, Problem, Question, Task" in checked
+        _type_the_target_lacks(cfg, tmp_path / "mapping.yaml")
     _cli(cfg, "plan", "--out", str(tmp_path))
     plan_json = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
     _cli(cfg, "migrate")
