@@ -117,6 +117,7 @@ class AttachmentFetcher:
         self.failures: list[str] = []
         self.budget = budget_for(options)
         self._lock = threading.Lock()
+        self._stripes = [threading.Lock() for _ in range(64)]  # memory flat, not one per file
         self._pool = ThreadPoolExecutor(max_workers=max(1, min(8, options.max_in_flight)))
 
     def close(self) -> None:
@@ -138,6 +139,13 @@ class AttachmentFetcher:
         if att.local_path and (self.workdir / att.local_path).is_file():
             return  # the source downloaded it already (Freshdesk: its URLs expire, §attachments)
         rel = Path("attachments") / self.vendor / safe_name(att.id) / safe_name(att.file_name)
+        with self._file_lock(rel):  # pages downloading at once may share a file: once
+            self._fetch_to(comment, att, rel)
+
+    def _file_lock(self, rel: Path) -> threading.Lock:
+        return self._stripes[hash(rel.as_posix()) % len(self._stripes)]
+
+    def _fetch_to(self, comment: Any, att: Any, rel: Path) -> None:
         dest = self.workdir / rel
         try:
             if not (dest.exists() and att.size is not None and dest.stat().st_size == att.size):

@@ -16,6 +16,7 @@ their page is listed, because some vendors' URLs expire within minutes (Freshdes
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -77,7 +78,8 @@ class _Exporter:
         self.fetcher = AttachmentFetcher(source, Path(workdir), options)
         self.report = ExportReport(run_id=0)
         depth = max(1, options.max_in_flight)
-        self.lanes = Lanes(depth * 3, stop)
+        self.downloads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="export-files")
+        self.lanes = Lanes(depth * 3, stop, prepare=self._download)
         self.most = depth
         self.error: BaseException | None = None
         # comments passes
@@ -114,6 +116,7 @@ class _Exporter:
                 self._next_pass()
         finally:
             self.lanes.shutdown()
+            self.downloads.shutdown(wait=True)
         if self.error is not None:
             raise self.error
         self.stop.check()
@@ -154,6 +157,9 @@ class _Exporter:
     def _flush(self, pages: dict[str, list[Event]]) -> None:
         for stream, events in pages.items():
             group = [ev.page for ev in events]
+            for ev in events:  # the page's attachments, started when it was read
+                if ev.ready is not None:
+                    ev.ready.result()
             records = _dedupe(r for page in group for r in page.records)
             self._stage(records, stream, _last_cursor(group))
             if stream == _STREAM:
@@ -169,9 +175,14 @@ class _Exporter:
         for rec in records:
             self.report.staged[rec.entity.value] = self.report.staged.get(rec.entity.value, 0) + 1
 
+    def _download(self, page: Any) -> Any:
+        """Start downloading a page's attachments (in the reader, right after the read: some
+        vendors' URLs expire); the staging thread waits for them before staging the page.
+        A page may carry comments too (Freshdesk ticket pages hold each description)."""
+        comments = [r for r in page.records if r.entity is Entity.COMMENTS and r.attachments]
+        return self.downloads.submit(self.fetcher.fetch_all, comments) if comments else None
+
     def _stage(self, records: list[Any], stream: str, cursor: str | None) -> None:
-        # A page may carry comments too (Freshdesk ticket pages hold each description).
-        self.fetcher.fetch_all([r for r in records if r.entity is Entity.COMMENTS])
         self.state.stage(records, cursor=(stream, cursor) if cursor else None)
         killpoints.reached("export.staged")
         self._count(records)

@@ -34,6 +34,7 @@ class Event:
     page: Any = None
     error: BaseException | None = None
     tag: Any = None
+    ready: Any = None  # what ``Lanes.prepare`` returned for the page (e.g. a downloads future)
 
 
 class Lane:
@@ -71,7 +72,8 @@ class Lane:
             for page in it:
                 if owner.stopped():
                     return False  # read after the stop: never handed out
-                if not owner.put(Event(PAGE, stream, page, tag=tag)):
+                ready = owner.prepare(page) if owner.prepare is not None else None
+                if not owner.put(Event(PAGE, stream, page, tag=tag, ready=ready)):
                     return False
             return owner.put(Event(END, stream, tag=tag))
         except BaseException as exc:  # noqa: BLE001 - handed to the writer, raised there
@@ -87,7 +89,11 @@ class Lane:
 class Lanes:
     """The lanes of one export and the queue their pages go through."""
 
-    def __init__(self, depth: int, stop: Any = None):
+    def __init__(self, depth: int, stop: Any = None,
+                 prepare: Callable[[Any], Any] | None = None):
+        """``prepare(page)`` runs in the reader as soon as a page is read (the export starts
+        the page's attachment downloads there, so they overlap the staging of earlier pages)."""
+        self.prepare = prepare
         self.queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self.halted = threading.Event()  # the writer failed, or a reader did: stop reading
         self.stop = stop
