@@ -110,3 +110,13 @@ def test_rollback_removes_them_for_good_with_their_tickets(box, make) -> None:
     assert box.store.contacts == {} and box.store.tickets == {}  # not even in the trash
     assert box.store.conversations == {}
     assert '"dormant": []' in ledger_path(target.workdir).read_text()
+
+
+def test_a_deleted_contact_sent_again_by_a_new_process_is_its_own(box, make) -> None:
+    ids = _users(make())
+    # Recovery resends the batch from another process: the e-mail is taken (409) by a contact the
+    # lists leave out (deleted); the ledger says this target made it, so it stays "created".
+    again = make().submit(Entity.END_USERS, [LoadItem("gone", EndUser(
+        id="gone", name="Gone", email="gone@x.test", deleted=True))]).outcomes
+    assert [(o.outcome, o.target_id) for o in again] == [(Outcome.CREATED, ids["gone"])]
+    assert len(box.store.contacts) == 3
