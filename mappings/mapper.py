@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from migrator.models import Ticket
+from migrator.models import Ticket, replace_record
 
 from mappings.directory import Directory
 from mappings.placement import Placements
@@ -41,7 +40,7 @@ class TicketMapper:
         extra = {**t.extra, "team": team, "tier": tier, "source_group_id": t.group_id}
         if why:
             extra["assignee_note"] = why
-        return dataclasses.replace(
+        return replace_record(
             t, group_id=group_key(team, tier), assignee_id=assignee,
             status=self._value("status", t.status, t.id) or t.status,
             priority=self._value("priority", t.priority, t.id),

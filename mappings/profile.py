@@ -41,7 +41,17 @@ class TicketProfile:
 
 def profile_tickets(m: Mapping, d: Directory, staged: StagedData,
                     target_type: str) -> TicketProfile:
-    """Stream the tickets once and count everything the checks and the plan need."""
+    """Stream the tickets once and count everything the checks and the plan need.
+
+    Kept in the state store for the same mapping and staging (:mod:`mappings.profile_cache`):
+    a restarted run does not read every ticket again.
+    """
+    from mappings.profile_cache import cached
+    return cached(m, staged, target_type, TicketProfile,
+                  lambda: _profile(m, d, staged, target_type))
+
+
+def _profile(m: Mapping, d: Directory, staged: StagedData, target_type: str) -> TicketProfile:
     router, fields = Router(m, d), FieldResolver(m, d, target_type)
     p = TicketProfile()
     for t in staged.iter(Entity.TICKETS):

@@ -21,12 +21,25 @@ def _any(wanted: list[str], have: list[str]) -> bool:
 
 
 class Router:
-    """Routes tickets to ``(team, tier)`` with the mapping's rules over source names."""
+    """Routes tickets to ``(team, tier)`` with the mapping's rules over source names.
+
+    The rules are compiled once (lower-cased word sets per condition): routing runs for every
+    ticket, in the profile pass and again when mapping.
+    """
 
     def __init__(self, mapping: Mapping, directory: Directory):
         self.mapping = mapping
         self.d = directory
         self.titles = {key: f.title for key, f in directory.fields.items()}
+        self._compiled = [self._compile(rule.when) for rule in mapping.tickets.routing]
+
+    @staticmethod
+    def _compile(when: TicketMatch) -> list[tuple[str, frozenset[str]]]:
+        conds = [(name, frozenset(w.lower() for w in wanted)) for name, wanted in (
+            ("group", when.source_groups), ("tags", when.tags), ("product", when.products),
+            ("organization", when.organizations), ("priority", when.priorities),
+            ("type", when.types), ("channel", when.channels)) if wanted]
+        return conds
 
     def route(self, ticket: Ticket) -> tuple[str, str]:
         """The (team, tier) a ticket goes to."""
@@ -39,26 +52,31 @@ class Router:
     def rule_index(self, ticket: Ticket) -> int:
         """The index of the first matching rule, or :data:`DEFAULT_RULE`."""
         for i, rule in enumerate(self.mapping.tickets.routing):
-            if self.matches(rule.when, ticket):
+            if self._matches(self._compiled[i], rule.when, ticket):
                 return i
         return DEFAULT_RULE
 
-    def matches(self, when: TicketMatch, t: Ticket) -> bool:
-        """Do all of ``when``'s conditions hold for ``t``?"""
-        checks = [
-            (when.source_groups, lambda: [self.d.group_name(t.group_id)]),
-            (when.tags, lambda: t.tags),
-            (when.products, lambda: [self.d.products.get(str(t.product_id), t.product_id)]),
-            (when.organizations, lambda: [self.d.organizations.get(str(t.organization_id),
-                                                                   t.organization_id)]),
-            (when.priorities, lambda: [t.priority]),
-            (when.types, lambda: [t.type]),
-            (when.channels, lambda: [t.channel]),
-        ]
-        for wanted, have in checks:
-            if wanted and not _any(wanted, [h for h in have() if h is not None]):
+    def _have(self, name: str, t: Ticket) -> list[Any]:
+        if name == "group":
+            return [self.d.group_name(t.group_id)]
+        if name == "tags":
+            return t.tags
+        if name == "product":
+            return [self.d.products.get(str(t.product_id), t.product_id)]
+        if name == "organization":
+            return [self.d.organizations.get(str(t.organization_id), t.organization_id)]
+        return [getattr(t, name)]
+
+    def _matches(self, conds: list[tuple[str, frozenset[str]]], when: TicketMatch,
+                 t: Ticket) -> bool:
+        for name, wanted in conds:
+            if not any(h is not None and h.lower() in wanted for h in self._have(name, t)):
                 return False
         return all(self._field_matches(title, values, t) for title, values in when.fields.items())
+
+    def matches(self, when: TicketMatch, t: Ticket) -> bool:
+        """Do all of ``when``'s conditions hold for ``t``?"""
+        return self._matches(self._compile(when), when, t)
 
     def _field_matches(self, title: str, values: list[str], t: Ticket) -> bool:
         for key, value in t.custom_fields.items():
@@ -91,6 +109,7 @@ class FieldResolver:
         for key, tf in directory.fields.items():
             self._maps[key] = mapping.values.fields.get(key) or by_title.get(tf.title.lower())
         self._by_title = by_title
+        self._keys: dict[str, str | None] = {}  # source key -> target key, computed once
 
     def field_map(self, key: str) -> FieldMap | None:
         """The field's entry in the mapping (by source key or title), or ``None``."""
@@ -101,10 +120,15 @@ class FieldResolver:
 
     def target_key(self, key: str) -> str | None:
         """The target field key for a source field, ``None`` when dropped or unmapped."""
+        if key in self._keys:
+            return self._keys[key]
         fm = self.field_map(key)
         if fm is None or fm.drop:
-            return None
-        return target_field_key(fm.target or self.d.field_title(key), self.target_type)
+            out = None
+        else:
+            out = target_field_key(fm.target or self.d.field_title(key), self.target_type)
+        self._keys[key] = out
+        return out
 
     def target_field(self, key: str) -> TicketField | None:
         """The target field definition the mapped tickets need."""

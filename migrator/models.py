@@ -42,6 +42,7 @@ __all__ = [
     "RECORD_TYPES",
     "to_dict",
     "from_dict",
+    "replace_record",
     "iso",
 ]
 
@@ -358,6 +359,14 @@ def _names(cls: type) -> tuple[str, ...]:
 
 def to_dict(record: Any) -> dict[str, Any]:
     """A record as plain JSON-ready data (nested records included)."""
+    cls = type(record)
+    fast = _TO_DICT.get(cls)
+    if fast is None:
+        fast = _TO_DICT[cls] = _compile_to_dict(cls)
+    return fast(record)
+
+
+def _to_dict_generic(record: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in _names(type(record)):
         value = getattr(record, name)
@@ -365,6 +374,26 @@ def to_dict(record: Any) -> dict[str, Any]:
             value = [to_dict(v) for v in value]
         out[name] = value
     return out
+
+
+_TO_DICT: dict[type, Any] = {}
+_REPLACE: dict[type, Any] = {}
+_MODEL_CLASSES = frozenset(RECORD_TYPES.values()) | {FieldOption, Attachment}
+
+
+def _compile_to_dict(cls: type) -> Any:
+    """A straight-line ``to_dict`` for a model class (no loop over fields, no isinstance)."""
+    if cls not in _MODEL_CLASSES:
+        return _to_dict_generic
+    parts = []
+    for name in _names(cls):
+        if (cls, name) in _NESTED:  # lists of records: converted (dicts pass as they are)
+            parts.append(f"{name!r}: [x if type(x) is dict else to_dict(x) for x in r.{name}]")
+        else:
+            parts.append(f"{name!r}: r.{name}")
+    ns: dict[str, Any] = {"to_dict": to_dict}
+    exec(f"def _f(r):\n    return {{{', '.join(parts)}}}\n", ns)  # noqa: S102 - field names only
+    return ns["_f"]
 
 
 def from_dict(cls: type, data: dict[str, Any]) -> Any:
@@ -385,3 +414,24 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
     if extra and "extra" in names:
         kwargs["extra"] = {**kwargs.get("extra", {}), **extra}
     return cls(**kwargs)
+
+
+def replace_record(record: Any, **changes: Any) -> Any:
+    """A copy of ``record`` with ``changes`` (what ``dataclasses.replace`` does, for records
+    only): fields are copied as they are, without running ``__init__`` again, which made
+    ``dataclasses.replace`` the largest single cost of the load path (a few per ticket)."""
+    cls = type(record)
+    fast = _REPLACE.get(cls)
+    if fast is None:
+        names = _names(cls)
+        body = "".join(f"    n.{name} = r.{name}\n" for name in names)
+        ns: dict[str, Any] = {"new": object.__new__, "cls": cls}
+        exec(f"def _f(r):\n    n = new(cls)\n{body}    return n\n", ns)  # noqa: S102
+        fast = _REPLACE[cls] = (ns["_f"], frozenset(names))
+    copy, names = fast
+    new = copy(record)
+    for name, value in changes.items():
+        if name not in names:
+            raise TypeError(f"{cls.__name__} has no field {name!r}")
+        setattr(new, name, value)
+    return new

@@ -10,7 +10,9 @@ Tables:
     staged         source records as canonical JSON, keyed by (entity, source_id)
     cursors        export positions per stream, moved in the transaction that stages the page
     records        the id map and the latest outcome of every record: (entity, source_id) ->
-                   target_id, outcome, reason, which run created it (for rollback)
+                   target_id, outcome, reason, which run created it (for rollback), the digest
+                   of what was loaded and a ``stamp`` (staged digests + plan fingerprint) that
+                   lets a later run skip an unchanged ticket without decoding it
     batches        a batch of records for the target: pending -> sent (job id) -> done
     batch_items    which records a batch holds
 """
@@ -25,15 +27,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from migrator.errors import ConfigError
 from migrator.models import RECORD_TYPES, Entity, Outcome, from_dict, to_dict
 
-__all__ = ["StateStore", "RecordOutcome", "SCHEMA_VERSION", "digest"]
+__all__ = ["StateStore", "RecordOutcome", "SCHEMA_VERSION", "digest", "dumps", "loads"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 
@@ -80,6 +83,9 @@ records = sa.Table(
     sa.Column("created_run", sa.Integer),  # the run that created it in the target (rollback)
     sa.Column("run_id", sa.Integer),  # the run that last touched it
     sa.Column("digest", sa.String(40)),  # digest of the staged record that was loaded (delta)
+    # digest of the staged rows it came from + the plan's fingerprint (tickets): equal next run
+    # means "same input, same mapping", so the record is skipped without being decoded
+    sa.Column("stamp", sa.String(40)),
     sa.Column("attempts", sa.Integer, nullable=False, default=1),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Index("ix_records_outcome", "entity", "outcome"),
@@ -119,13 +125,42 @@ _CHILDREN = (sa.select(staged.c.parent_id, staged.c.payload)
              .order_by(staged.c.parent_id, staged.c.source_id))
 
 
+_TICKET_SCAN = sa.text(
+    "SELECT s.source_id, s.digest, s.payload, r.outcome, r.digest, r.stamp, r.target_id, "
+    "r.reason FROM staged s LEFT JOIN records r "
+    "ON r.entity = s.entity AND r.source_id = s.source_id "
+    "WHERE s.entity = :entity AND s.source_id > :last ORDER BY s.source_id LIMIT :limit")
+_CHILD_ROWS = (sa.select(staged.c.parent_id, staged.c.digest, staged.c.payload)
+               .where(staged.c.entity == sa.bindparam("entity"),
+                      staged.c.parent_id.in_(sa.bindparam("parents", expanding=True)))
+               .order_by(staged.c.parent_id, staged.c.source_id))
+_SET_STAMP = (records.update()
+              .where(records.c.entity == sa.bindparam("e"),
+                     records.c.source_id == sa.bindparam("sid"))
+              .values(stamp=sa.bindparam("st")))
+
+
 def digest(payload: str) -> str:
     """A short stable digest of a JSON payload."""
     return hashlib.sha1(payload.encode()).hexdigest()
 
 
-def _dumps(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def dumps(data: Any) -> str:
+    """Canonical JSON (sorted keys, compact, UTF-8): what is staged and digested.
+
+    orjson writes the same text as ``json.dumps(sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`` except for floats written with an exponent (``1e20`` for ``1e+20``),
+    about five times faster; what orjson cannot write (integers past 64 bits) falls back to json.
+    """
+    try:
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          default=str)
+
+
+loads = orjson.loads
+_dumps = dumps
 
 
 @dataclass(frozen=True)
@@ -137,6 +172,7 @@ class RecordOutcome:
     target_id: str | None = None
     reason: str | None = None
     digest: str | None = None
+    stamp: str | None = None  # staged digests + plan fingerprint (tickets), see ``records``
 
 
 class StateStore:
@@ -200,6 +236,8 @@ class StateStore:
                 _MIGRATIONS.get(step, lambda c: None)(conn)
             self._upsert(conn, meta, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}],
                          ["key"])
+            self._upsert(conn, meta, [{"key": "staged_generation", "value": "0"}], ["key"],
+                         update=[])
 
     @property
     def dialect(self) -> str:
@@ -272,18 +310,34 @@ class StateStore:
         """
         rows = []
         for rec in records:
-            payload = _dumps(to_dict(rec))
+            payload = dumps(to_dict(rec))
             parent = getattr(rec, parent_of, None) if parent_of else getattr(rec, "ticket_id", None)
             rows.append({
                 "entity": rec.entity.value, "source_id": str(rec.id), "parent_id": parent,
                 "updated_at": getattr(rec, "updated_at", None) or getattr(rec, "created_at", None),
-                "digest": digest(payload), "payload": payload, "export_seq": 0,
+                "digest": hashlib.sha1(payload.encode()).hexdigest(), "payload": payload,
+                "export_seq": 0,
             })
         with self.transaction() as conn:
             self._upsert(conn, staged, rows, ["entity", "source_id"])
+            if rows:
+                self._bump_generation(conn)
             if cursor is not None:
                 self._set_cursor(conn, *cursor)
         return len(rows)
+
+    def _bump_generation(self, conn: Connection) -> None:
+        # A counter moved by every write to the staging, in the same transaction: anything
+        # derived from the staged data (the plan's ticket profile) is keyed by it.
+        done = conn.execute(meta.update().where(meta.c.key == "staged_generation").values(
+            value=sa.cast(sa.cast(meta.c.value, sa.Integer) + 1, sa.Text))).rowcount
+        if not done:
+            self._upsert(conn, meta, [{"key": "staged_generation", "value": "1"}], ["key"])
+
+    def staged_generation(self) -> int:
+        """Moves whenever anything is staged (or re-staged): a fingerprint of the staging."""
+        value = self.get_meta("staged_generation")
+        return int(value) if value else 0
 
     def iter_staged(self, entity: Entity, *, parent_id: str | None = None,
                     page: int = 1000, raw: bool = False) -> Iterator[Any]:
@@ -297,7 +351,7 @@ class StateStore:
             with self.engine.connect() as conn:
                 rows = conn.execute(stmt, params).all()
             for sid, payload in rows:
-                data = json.loads(payload)
+                data = loads(payload)
                 yield data if raw else from_dict(cls, data)
             if len(rows) < page:
                 return
@@ -317,14 +371,46 @@ class StateStore:
                 rows = conn.execute(_CHILDREN, {"entity": entity.value,
                                                 "parents": ids[i:i + 500]}).all()
                 for parent, payload in rows:
-                    out.setdefault(parent, []).append(from_dict(cls, json.loads(payload)))
+                    out.setdefault(parent, []).append(from_dict(cls, loads(payload)))
         return out
+
+    def ticket_scan(self, last: str = "", limit: int = 500) -> list[tuple]:
+        """A page of staged tickets after ``last`` with their id-map row, one indexed join.
+
+        Rows: (source_id, staged digest, payload, outcome, digest, stamp, target_id, reason);
+        the last five are ``None`` for a ticket never loaded. The payload is not decoded here:
+        the engine decodes only the tickets it has something to do with.
+        """
+        with self.engine.connect() as conn:
+            return conn.execute(_TICKET_SCAN, {"entity": Entity.TICKETS.value, "last": last,
+                                               "limit": limit}).all()
+
+    def child_rows(self, entity: Entity, parent_ids: Sequence[str]) -> dict[str, list[tuple]]:
+        """Parent id -> [(digest, payload)] of its staged ``entity`` rows in source-id order,
+        undecoded, 500 parents a query."""
+        ids = [str(p) for p in parent_ids]
+        out: dict[str, list[tuple]] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(_CHILD_ROWS, {"entity": entity.value,
+                                                  "parents": ids[i:i + 500]}).all()
+                for parent, dig, payload in rows:
+                    out.setdefault(parent, []).append((dig, payload))
+        return out
+
+    def set_stamps(self, entity: Entity, stamps: dict[str, str]) -> None:
+        """Record the stamp of records found unchanged, so the next run skips them unread."""
+        if not stamps:
+            return
+        with self.transaction() as conn:
+            conn.execute(_SET_STAMP, [{"e": entity.value, "sid": sid, "st": st}
+                                      for sid, st in stamps.items()])
 
     def get_staged(self, entity: Entity, source_id: str) -> Any | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(staged.c.payload).where(
                 staged.c.entity == entity.value, staged.c.source_id == str(source_id))).first()
-        return from_dict(RECORD_TYPES[entity], json.loads(row[0])) if row else None
+        return from_dict(RECORD_TYPES[entity], loads(row[0])) if row else None
 
     def staged_digests(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, str]:
         with self.engine.connect() as conn:
@@ -401,7 +487,8 @@ class StateStore:
                 "entity": entity.value, "source_id": o.source_id,
                 "target_id": o.target_id or old_target, "outcome": o.outcome.value,
                 "reason": o.reason, "created_run": created_run, "run_id": run_id,
-                "digest": o.digest, "attempts": (attempts or 0) + 1, "updated_at": now,
+                "digest": o.digest, "stamp": o.stamp, "attempts": (attempts or 0) + 1,
+                "updated_at": now,
             })
         self._upsert(conn, records, rows, ["entity", "source_id"])
 
@@ -502,5 +589,12 @@ def _v2_parent_index(conn: Connection) -> None:
                          "ON staged (entity, parent_id, source_id)"))
 
 
+def _v3_record_stamp(conn: Connection) -> None:
+    """Version 3: ``records.stamp`` (a done ticket is skipped on resume without decoding)."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns("records")}
+    if "stamp" not in have:
+        conn.execute(sa.text("ALTER TABLE records ADD COLUMN stamp VARCHAR(40)"))
+
+
 # Upgrade steps: version N -> the function that brings a version N-1 database to N.
-_MIGRATIONS: dict[int, Any] = {2: _v2_parent_index}
+_MIGRATIONS: dict[int, Any] = {2: _v2_parent_index, 3: _v3_record_stamp}

@@ -9,7 +9,6 @@ the step once the other batches in flight are recorded.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,15 +26,19 @@ MAX_FAILURES_KEPT = 200
 
 
 def complete_outcomes(items: list[LoadItem], outcomes: list[RecordOutcome],
-                      digests: dict[str, str | None]) -> list[RecordOutcome]:
-    """One outcome per item, with the digest of what was sent; a missing one is a failure."""
+                      digests: dict[str, str | None],
+                      stamps: dict[str, str | None] | None = None) -> list[RecordOutcome]:
+    """One outcome per item, with the digest (and stamp) of what was sent; a missing one is a
+    failure."""
     by_id = {str(o.source_id): o for o in outcomes}
+    stamps = stamps or {}
     out = []
     for item in items:
-        o = by_id.get(item.source_id) or RecordOutcome(
-            item.source_id, Outcome.FAILED, reason="the target returned no outcome for it")
-        out.append(dataclasses.replace(o, source_id=item.source_id,
-                                       digest=digests.get(item.source_id)))
+        sid = item.source_id
+        o = by_id.get(sid) or RecordOutcome(
+            sid, Outcome.FAILED, reason="the target returned no outcome for it")
+        out.append(RecordOutcome(sid, o.outcome, o.target_id, o.reason, digests.get(sid),
+                                 stamps.get(sid)))
     return out
 
 
@@ -55,11 +58,12 @@ class BatchRunner:
                                         thread_name_prefix=f"batch-{entity.value}")
         self._futures: list[Future] = []
 
-    def send(self, items: list[LoadItem], digests: dict[str, str | None]) -> None:
+    def send(self, items: list[LoadItem], digests: dict[str, str | None],
+             stamps: dict[str, str | None] | None = None) -> None:
         """Queue one batch (blocks while ``in_flight`` batches are out)."""
         items = sorted(items, key=lambda i: i.source_id)  # recovery reads items back in this order
         self._slots.acquire()
-        fut = self._pool.submit(self._run, items, digests)
+        fut = self._pool.submit(self._run, items, digests, stamps)
         fut.add_done_callback(lambda _f: self._slots.release())
         # Finished batches that went well need no keeping (a million tickets = 10k futures).
         self._futures = [f for f in self._futures if not f.done() or f.exception() is not None]
@@ -78,15 +82,17 @@ class BatchRunner:
         if first is not None:
             raise first
 
-    def _run(self, items: list[LoadItem], digests: dict[str, str | None]) -> None:
+    def _run(self, items: list[LoadItem], digests: dict[str, str | None],
+             stamps: dict[str, str | None] | None = None) -> None:
         try:
-            self._one(items, digests)
+            self._one(items, digests, stamps)
         except BaseException as exc:
             with self._lock:
                 self.error = self.error or exc
             raise
 
-    def _one(self, items: list[LoadItem], digests: dict[str, str | None]) -> None:
+    def _one(self, items: list[LoadItem], digests: dict[str, str | None],
+             stamps: dict[str, str | None] | None = None) -> None:
         bid = self.state.open_batch(self.run_id, self.entity, [i.source_id for i in items])
         killpoints.reached("batch.opened", self.entity.value)
         try:
@@ -97,7 +103,7 @@ class BatchRunner:
             outcomes = self.target.collect(submission)
         except RecordError as exc:  # the whole batch was refused: each record keeps the reason
             outcomes = [RecordOutcome(i.source_id, Outcome.FAILED, reason=exc.message) for i in items]
-        outcomes = complete_outcomes(items, outcomes, digests)
+        outcomes = complete_outcomes(items, outcomes, digests, stamps)
         self.state.finish_batch(bid, self.entity, outcomes, self.run_id)
         killpoints.reached("batch.finished", self.entity.value)
         self._count(outcomes)

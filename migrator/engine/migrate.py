@@ -9,6 +9,7 @@ next run) and on Ctrl-C/SIGTERM (batches in flight are recorded first).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,7 +18,8 @@ from connectors.base import LoadItem
 from migrator.engine.batches import BatchRunner
 from migrator.engine.classify import REUSE_ENTITIES, classify, reuse_key
 from migrator.engine.helpers import record_helpers
-from migrator.engine.records import count_step_records, iter_step_records, record_digest
+from migrator.engine.records import (TicketWork, count_step_records, iter_step_records,
+                                     iter_ticket_work, record_digest)
 from migrator.engine.recovery import recover_open_batches
 from migrator.engine.report import RunReport, StepReport
 from migrator.engine.resolve import Resolver
@@ -65,8 +67,8 @@ def _chunks(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _take(digests: dict[str, str | None], items: list[LoadItem]) -> dict[str, str | None]:
-    """The digests of one batch, removed from the step's map so memory stays flat."""
+def _take(digests: dict[str, Any], items: list[LoadItem]) -> dict[str, Any]:
+    """The digests (or stamps) of one batch, removed from the step's map so memory stays flat."""
     return {i.source_id: digests.pop(i.source_id, None) for i in items}
 
 
@@ -88,6 +90,9 @@ class _Run:
     def step(self, step: Step, report: StepReport) -> None:
         name, only = f"load {step.entity.value}", self.only(step)
         report.planned = count_step_records(step, self.state, self.plan, only)
+        if not self.can_load(step.entity):
+            self._not_kept(step, report, only)
+            return
         self.progress.start(name, report.planned)
         self.resolver.refresh(step.needs)
         if step.entity is Entity.TICKETS:
@@ -106,14 +111,34 @@ class _Run:
                 record_helpers(self.state, self.target, self.run_id)
         self.progress.finish(name)
 
+    def can_load(self, entity: Entity) -> bool:
+        """Whether the target keeps this entity at all (time entries are optional)."""
+        return entity is not Entity.TIME_ENTRIES or bool(
+            getattr(self.target.capabilities, "time_entries", False))
+
+    def _not_kept(self, step: Step, report: StepReport, only: set[str] | None) -> None:
+        """Record each staged record of an entity the target cannot keep as skipped, with why."""
+        reason = (f"{self.target.name} keeps no {step.entity.value.replace('_', ' ')} through "
+                  "its API; the time stays in the restructuring report's baselines")
+        records = iter_step_records(step, self.state, self.plan, only=only)
+        for chunk in _chunks(records, 500):  # streamed: memory does not grow with the account
+            self.state.record_outcomes(step.entity, [
+                RecordOutcome(str(r.id), Outcome.SKIPPED, reason=reason) for r in chunk],
+                self.run_id)
+            report.counts["skipped"] += len(chunk)
+
     def _feed(self, step: Step, report: StepReport, runner: BatchRunner,
               only: set[str] | None) -> None:
+        if step.entity is Entity.TICKETS:
+            return self._feed_tickets(report, runner, only)
         pending: list[LoadItem] = []
         digests: dict[str, str | None] = {}  # of records decided but not yet sent
         for chunk in _chunks(iter_step_records(step, self.state, self.plan, only=only), self.size):
             if self.stop.is_set or runner.error is not None:
                 return
-            for item in self._decide(step, report, chunk, digests):
+            rows = self.state.record_rows(step.entity, [str(r.id) for r in chunk])
+            work = [TicketWork(str(r.id), rows.get(str(r.id)), None, r) for r in chunk]
+            for item in self._decide(step, report, work, digests, {}):
                 pending.append(item)
                 if len(pending) >= self.size:
                     runner.send(pending, _take(digests, pending))
@@ -121,25 +146,61 @@ class _Run:
         if pending and not self.stop.is_set and runner.error is None:
             runner.send(pending, _take(digests, pending))
 
-    def _decide(self, step: Step, report: StepReport, chunk: list[Any],
-                digests: dict[str, str | None]) -> list[LoadItem]:
+    def _settled(self, row: dict) -> bool:
+        """A row with an unchanged stamp that needs nothing (so it is not even decoded)."""
+        dec = classify(Entity.TICKETS, "", None, row["digest"], row, existing={},
+                       options=self.options, retry_failed=self.opts.retry_failed)
+        return dec.action == "none"
+
+    def _feed_tickets(self, report: StepReport, runner: BatchRunner,
+                      only: set[str] | None) -> None:
+        step = next(s for s in STEPS if s.entity is Entity.TICKETS)
+        pending: list[LoadItem] = []
+        digests: dict[str, str | None] = {}
+        stamps: dict[str, str | None] = {}
+        for page in iter_ticket_work(self.state, self.plan, only=only, settled=self._settled):
+            if self.stop.is_set or runner.error is not None:
+                return
+            for item in self._decide(step, report, page, digests, stamps):
+                pending.append(item)
+                if len(pending) >= self.size:
+                    runner.send(pending, _take(digests, pending), _take(stamps, pending))
+                    pending = []
+        if pending and not self.stop.is_set and runner.error is None:
+            runner.send(pending, _take(digests, pending), _take(stamps, pending))
+
+    def _decide(self, step: Step, report: StepReport, work: list[TicketWork],
+                digests: dict[str, str | None], stamps: dict[str, str | None]) -> list[LoadItem]:
         entity = step.entity
-        rows = self.state.record_rows(entity, [str(r.id) for r in chunk])
-        items, outcomes = [], []
-        for rec in chunk:
-            sid, d = str(rec.id), record_digest(rec)
-            dec = classify(entity, sid, rec, d, rows.get(sid), existing=self.existing.get(entity, {}),
+        items, outcomes, restamp = [], [], {}
+        unchanged = 0
+        existing = self.existing.get(entity, {})
+        for w in work:
+            sid, rec, row, stamp = w.sid, w.record, w.row, w.stamp
+            # settled by its stamp (never decoded): the row's digest is the mapped one
+            d = row["digest"] if rec is None else record_digest(rec)
+            dec = classify(entity, sid, rec, d, row, existing=existing,
                            options=self.options, retry_failed=self.opts.retry_failed)
             if dec.action == "record":
-                outcomes.append(dec.outcome)
+                o = dec.outcome
+                outcomes.append(o if stamp is None else dataclasses.replace(o, stamp=stamp))
             elif dec.action == "send":
                 item = self._item(entity, sid, rec, dec.recovering, outcomes)
                 if item is not None:
                     items.append(item)
                     digests[sid] = d
+                    if stamp is not None:
+                        stamps[sid] = stamp
             elif dec.counted_as:
                 report.counts[dec.counted_as] += 1
-                self.progress.advance(f"load {entity.value}")
+                unchanged += 1
+                if stamp is not None and row is not None and row.get("stamp") != stamp \
+                        and row.get("digest") == d:
+                    restamp[sid] = stamp  # same mapped digest: skip it unread next time
+        if unchanged:
+            self.progress.advance(f"load {entity.value}", unchanged)
+        if restamp:
+            self.state.set_stamps(entity, restamp)
         if outcomes:
             self.state.record_outcomes(entity, outcomes, self.run_id)
             report.counts.update(o.outcome.value for o in outcomes)

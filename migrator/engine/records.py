@@ -6,25 +6,83 @@ for 500 tickets per query (``StateStore.children_of``): one query per ticket cos
 rest of the load path together (bench/, BENCHMARKS.md). A record's
 digest is taken *before* references are resolved, so it changes only when the source or the
 mapping changed: that is what delta runs compare.
+
+The tickets step reads pages with :func:`iter_ticket_work`: each staged ticket comes with its
+id-map row and a *stamp*, the digest of its staged rows' digests (ticket and comments, computed
+at staging) and the plan's fingerprint (:func:`plan_fingerprint`). A ticket whose row carries
+the same stamp had the same input under the same mapping, so its mapped digest is the one the
+row holds: it is not decoded, mapped or digested again. That is what makes a resume after a
+crash at 50% start sending after a scan of digests, not a replay of the done half.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-from typing import Any, Iterator
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 from migrator.engine.steps import PLAN_ENTITIES, Step
-from migrator.models import Entity, to_dict
-from migrator.state import StateStore, digest
+from migrator.models import Comment, Entity, Ticket, from_dict, to_dict
+from migrator.state import StateStore, digest, dumps, loads
 
-__all__ = ["record_digest", "iter_step_records", "assemble_ticket", "skip_reason"]
+__all__ = ["record_digest", "iter_step_records", "assemble_ticket", "skip_reason",
+           "plan_fingerprint", "ticket_stamp", "TicketWork", "iter_ticket_work"]
+
+# Part of every plan fingerprint: bump it when ``map_ticket`` itself changes what it writes, so
+# stamps taken by an older release do not let a ticket skip the new mapping.
+MAPPING_CODE_VERSION = "1"
 
 
 def record_digest(record: Any) -> str:
     """A stable digest of a canonical record (nested comments included)."""
-    return digest(json.dumps(to_dict(record), sort_keys=True, separators=(",", ":"),
-                             ensure_ascii=False, default=str))
+    return digest(dumps(to_dict(record)))
+
+
+def _fp_data(plan: Any) -> Any:
+    """What a RestructurePlan's ``map_ticket`` depends on, as plain data; ``None`` if unknown."""
+    mapping, d = getattr(plan, "mapping", None), getattr(plan, "directory", None)
+    mapper, pl = getattr(plan, "_mapper", None), getattr(plan, "placements", None)
+    if not hasattr(mapping, "model_dump_json") or d is None or mapper is None or pl is None:
+        return None
+    return {
+        "code": MAPPING_CODE_VERSION, "target": plan.target_type,
+        "mapping": mapping.model_dump_json(),
+        "places": {a: [list(p) for p in ps] for a, ps in pl.places.items()},
+        "group_keys": sorted(mapper.group_keys), "leads": mapper.leads,
+        "agents": [[a.id, a.email] for a in d.agents],
+        "groups": {k: g.name for k, g in d.groups.items()},
+        "fields": {k: to_dict(f) for k, f in d.fields.items()},
+        "products": d.products, "organizations": d.organizations,
+    }
+
+
+def plan_fingerprint(plan: Any) -> str | None:
+    """A digest of everything ``plan.map_ticket`` depends on (mapping, placements, directory).
+
+    A plan may say it itself (a ``fingerprint()`` method); ``None`` (unknown plan) turns the
+    skip-without-decoding path off, never on.
+    """
+    cached = getattr(plan, "_engine_fingerprint", None)
+    if cached is not None:
+        return cached
+    own = getattr(plan, "fingerprint", None)
+    if callable(own):
+        fp = own()
+    else:
+        data = _fp_data(plan)
+        fp = None if data is None else digest(dumps(data))
+    try:
+        plan._engine_fingerprint = fp
+    except AttributeError:  # a slotted plan: computed again next time (cheap, once per step)
+        pass
+    return fp
+
+
+def ticket_stamp(fingerprint: str, ticket_digest: str, comment_digests: Iterator[str]) -> str:
+    """The stamp of a ticket: its staged digests (ticket, comments) under one plan."""
+    return hashlib.sha1("|".join((fingerprint, ticket_digest, *comment_digests)).encode()
+                        ).hexdigest()
 
 
 def _comment_key(c: Any) -> tuple:
@@ -61,6 +119,56 @@ def _assembled_tickets(state: StateStore, only: set[str] | None) -> Iterator[Any
             chunk = []
     if chunk:
         yield from _with_comments(state, chunk)
+
+
+@dataclass(slots=True)
+class TicketWork:
+    """One staged ticket of the tickets step: its id-map row (``None`` if never loaded), its
+    stamp (``None`` without a plan fingerprint) and the mapped ticket, unless ``settled``
+    said the row needs nothing (then ``record`` is ``None``: it was never decoded)."""
+
+    sid: str
+    row: dict | None
+    stamp: str | None
+    record: Any = None
+
+
+_ROW_KEYS = ("outcome", "digest", "stamp", "target_id", "reason")
+
+
+def iter_ticket_work(state: StateStore, plan: Any, *, only: set[str] | None = None,
+                     settled: Callable[[dict], bool] | None = None,
+                     page: int = ASSEMBLE_CHUNK) -> Iterator[list[TicketWork]]:
+    """Pages of the tickets step, in source-id order.
+
+    A ticket whose row has the same stamp and for which ``settled(row)`` is true is yielded
+    without a record: its payload and comments are not decoded, mapped or digested.
+    """
+    fp = plan_fingerprint(plan)
+    last = ""
+    while True:
+        scan = state.ticket_scan(last, page)
+        if not scan:
+            return
+        last = scan[-1][0]
+        rows = scan if only is None else [r for r in scan if r[0] in only]
+        kids = state.child_rows(Entity.COMMENTS, [r[0] for r in rows]) if rows else {}
+        out = []
+        for sid, sdig, payload, outcome, *rest in rows:
+            mine = kids.get(sid, ())
+            stamp = None if fp is None else ticket_stamp(fp, sdig, (k[0] for k in mine))
+            row = None if outcome is None else dict(zip(_ROW_KEYS, (outcome, *rest)))
+            if (row is not None and stamp is not None and row["stamp"] == stamp
+                    and row["digest"] is not None and settled is not None and settled(row)):
+                out.append(TicketWork(sid, row, stamp))
+                continue
+            ticket = from_dict(Ticket, loads(payload))
+            ticket.comments = sorted((from_dict(Comment, loads(p)) for _, p in mine),
+                                     key=_comment_key)
+            out.append(TicketWork(sid, row, stamp, _mapped_ticket(plan, ticket)))
+        yield out
+        if len(scan) < page:
+            return
 
 
 def _with_comments(state: StateStore, tickets: list[Any]) -> Iterator[Any]:

@@ -12,7 +12,7 @@ import dataclasses
 from functools import lru_cache
 from typing import Any, Iterable
 
-from migrator.models import Entity
+from migrator.models import Entity, replace_record
 from migrator.state import StateStore
 
 __all__ = ["Resolver", "Person"]
@@ -92,15 +92,15 @@ class Resolver:
         return fn(record) if fn else (record, None)
 
     def _resolve_end_users(self, u: Any) -> tuple[Any, str | None]:
-        return dataclasses.replace(u, organization_id=self.tid(Entity.ORGANIZATIONS,
+        return replace_record(u, organization_id=self.tid(Entity.ORGANIZATIONS,
                                                                u.organization_id)), None
 
     def _resolve_agents(self, a: Any) -> tuple[Any, str | None]:
         groups = [g for g in (self.tid(Entity.GROUPS, k) for k in a.group_ids) if g]
-        return dataclasses.replace(a, group_ids=groups, extra=dict(a.extra)), None
+        return replace_record(a, group_ids=groups, extra=dict(a.extra)), None
 
     def _resolve_groups(self, g: Any) -> tuple[Any, str | None]:
-        return dataclasses.replace(g, escalate_to=self.tid(Entity.AGENTS, g.escalate_to)), None
+        return replace_record(g, escalate_to=self.tid(Entity.AGENTS, g.escalate_to)), None
 
     def _resolve_memberships(self, m: Any) -> tuple[Any, str | None]:
         agent, group = self.tid(Entity.AGENTS, m.agent_id), self.tid(Entity.GROUPS, m.group_id)
@@ -108,7 +108,7 @@ class Resolver:
             return m, f"agent {m.agent_id} has no target id (it was skipped or failed)"
         if group is None:
             return m, f"group {m.group_id!r} has no target id (it was skipped or failed)"
-        return dataclasses.replace(m, agent_id=agent, group_id=group), None
+        return replace_record(m, agent_id=agent, group_id=group), None
 
     def _resolve_tickets(self, t: Any) -> tuple[Any, str | None]:
         req = self.person(t.requester_id)
@@ -116,7 +116,7 @@ class Resolver:
                  "requester_kind": req.kind}
         comments = [self._comment(c) for c in t.comments]
         fields = {self.field_keys.get(k, k): v for k, v in t.custom_fields.items()}
-        return dataclasses.replace(
+        return replace_record(
             t, requester_id=req.target_id, extra=extra, comments=comments, custom_fields=fields,
             submitter_id=self.person(t.submitter_id).target_id,
             assignee_id=self.tid(Entity.AGENTS, t.assignee_id),
@@ -129,4 +129,4 @@ class Resolver:
         who = self.person(c.author_id, prefer="agent" if hint == "agent" else "end_user")
         extra = {**c.extra, "author_name": who.name, "author_email": who.email,
                  "author_kind": who.kind, "source_author_id": c.author_id}
-        return dataclasses.replace(c, author_id=who.target_id, extra=extra)
+        return replace_record(c, author_id=who.target_id, extra=extra)

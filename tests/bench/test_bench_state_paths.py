@@ -50,5 +50,6 @@ def test_a_version_1_database_is_upgraded_to_the_new_index(tmp_path):
     again = StateStore(url)
     names = {ix["name"] for ix in sa.inspect(again.engine).get_indexes("staged")}
     assert "ix_staged_parent_id" in names and "ix_staged_parent" not in names
-    assert again.get_meta("schema_version") == str(SCHEMA_VERSION) == "2"
+    assert again.get_meta("schema_version") == str(SCHEMA_VERSION) == "3"
+    assert "stamp" in {c["name"] for c in sa.inspect(again.engine).get_columns("records")}
     assert len(list(again.iter_staged(Entity.TICKETS))) == 30
