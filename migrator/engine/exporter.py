@@ -79,7 +79,7 @@ class _Exporter:
         self.report = ExportReport(run_id=0)
         depth = max(1, options.max_in_flight)
         self.downloads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="export-files")
-        self.lanes = Lanes(depth * 3, stop, prepare=self._download)
+        self.lanes = Lanes(depth * 2, stop, prepare=self._download)
         self.most = depth
         self.error: BaseException | None = None
         # comments passes
@@ -106,12 +106,12 @@ class _Exporter:
                 lane.close()
         self.tickets_done = Entity.TICKETS not in streams
         if Entity.COMMENTS in entities:
-            self.comments_lane = self.lanes.lane("comments")
+            self.comments_lane = self.lanes.lane("comments", self.most * 8)  # small pages
             self._resume_pass()
         self.lanes.start()
         try:
             self._next_pass()
-            for batch in self.lanes.events(self.most * 2):
+            for batch in self.lanes.events(self.most * 8):
                 self._handle(batch)
                 self._next_pass()
         finally:

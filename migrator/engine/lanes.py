@@ -40,8 +40,9 @@ class Event:
 class Lane:
     """One reader thread running its jobs in order."""
 
-    def __init__(self, owner: "Lanes", name: str):
+    def __init__(self, owner: "Lanes", name: str, depth: int):
         self.owner, self.name = owner, name
+        self.slots = threading.Semaphore(max(1, depth))  # pages read and not yet taken
         self.inbox: queue.Queue = queue.Queue()
         self.closed = False
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"export-{name}")
@@ -73,7 +74,7 @@ class Lane:
                 if owner.stopped():
                     return False  # read after the stop: never handed out
                 ready = owner.prepare(page) if owner.prepare is not None else None
-                if not owner.put(Event(PAGE, stream, page, tag=tag, ready=ready)):
+                if not owner.put(Event(PAGE, stream, page, tag=tag, ready=ready), self):
                     return False
             return owner.put(Event(END, stream, tag=tag))
         except BaseException as exc:  # noqa: BLE001 - handed to the writer, raised there
@@ -94,14 +95,15 @@ class Lanes:
         """``prepare(page)`` runs in the reader as soon as a page is read (the export starts
         the page's attachment downloads there, so they overlap the staging of earlier pages)."""
         self.prepare = prepare
-        self.queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self.depth = max(1, depth)
+        self.queue: queue.Queue = queue.Queue()  # bounded per lane (Lane.slots)
         self.halted = threading.Event()  # the writer failed, or a reader did: stop reading
         self.stop = stop
         self.lanes: list[Lane] = []
 
-    def lane(self, name: str) -> Lane:
-        """A new lane (started by :meth:`start`)."""
-        lane = Lane(self, name)
+    def lane(self, name: str, depth: int | None = None) -> Lane:
+        """A new lane (started by :meth:`start`) reading up to ``depth`` pages ahead."""
+        lane = Lane(self, name, depth or self.depth)
         self.lanes.append(lane)
         return lane
 
@@ -119,14 +121,21 @@ class Lanes:
         for lane in self.lanes:
             lane.close()
 
-    def put(self, event: Event) -> bool:
-        while True:
-            try:
-                self.queue.put(event, timeout=0.1)
-                return True
-            except queue.Full:
+    def put(self, event: Event, lane: Lane | None = None) -> bool:
+        """Queue ``event``; a page waits for a free slot of its lane (False once halted)."""
+        if lane is not None:
+            while not lane.slots.acquire(timeout=0.1):
                 if self.halted.is_set():
                     return False
+            event.tag = (lane, event.tag)
+        self.queue.put(event)
+        return True
+
+    def _taken(self, event: Event) -> Event:
+        if event.kind == PAGE and isinstance(event.tag, tuple) and isinstance(event.tag[0], Lane):
+            lane, event.tag = event.tag
+            lane.slots.release()
+        return event
 
     def alive(self) -> bool:
         return any(lane.thread.is_alive() for lane in self.lanes)
@@ -136,13 +145,13 @@ class Lanes:
         out: list[Event] = []
         while not out:
             try:
-                out.append(self.queue.get(timeout=0.05))
+                out.append(self._taken(self.queue.get(timeout=0.05)))
             except queue.Empty:
                 if not self.alive() and self.queue.empty():
                     return []
         while len(out) < most:
             try:
-                out.append(self.queue.get_nowait())
+                out.append(self._taken(self.queue.get_nowait()))
             except queue.Empty:
                 break
         return out

@@ -115,3 +115,40 @@ def test_interrupted_comments_pass_resumes_with_the_same_ids(fresh):
     assert comment_calls[0][1] == '{"index": 3}' and len(comment_calls[0][2]) == 6
     assert comment_calls[1] == (Entity.COMMENTS, None, ("1",))  # then a pass for the change
     assert state.count_staged(Entity.COMMENTS) == len(data[Entity.COMMENTS])
+
+
+def test_streams_read_at_once_and_comments_follow_the_ticket_pages(fresh):
+    import threading
+    import time
+    state, data, files, workdir, options = fresh
+    source = FakeSource(data, files)  # tickets in pages of two
+    real = source.export
+    events: list[tuple[str, str]] = []
+
+    def slow(entity, cursor=None, **kw):
+        for page in real(entity, cursor, **kw):
+            if entity is Entity.TICKETS:
+                time.sleep(0.1)  # a rate-limited listing
+            yield page
+        events.append(("end", entity.value))
+
+    def first_call(entity, cursor=None, **kw):
+        events.append(("start", entity.value))
+        return slow(entity, cursor, **kw)
+
+    source.export = first_call
+    writers = set()
+    stage = state.stage
+
+    def staging(*a, **kw):
+        writers.add(threading.get_ident())
+        return stage(*a, **kw)
+
+    state.stage = staging
+    run_export(source, state, workdir, options=options)
+    order = [f"{k}:{e}" for k, e in events]
+    tickets_end = order.index("end:tickets")
+    assert order.index("start:comments") < tickets_end  # comments of staged tickets meanwhile
+    assert order.index("end:organizations") < tickets_end  # the lists lane ran alongside
+    assert writers == {threading.get_ident()}  # one writer: the caller's thread
+    assert state.count_staged(Entity.COMMENTS) == len(data[Entity.COMMENTS])
