@@ -1,16 +1,20 @@
 """Export runner: source -> staging, resumable, and delta-aware when run again.
 
-Per stream the saved cursor is handed back to the source; pages are staged and the cursor
-moved in one transaction (style lesson 6). The next pages are read while one is staged
-(:mod:`migrator.engine.prefetch`), and the pages already read (at most ``max_in_flight``) are
-staged together: one transaction, one parallel round of downloads, the last page's cursor. A
-crash therefore repeats at most that group, never skips a page; after a stop, the pages read
-before it are staged and then the export ends. Comments are
-exported for the staged tickets whose ``updated_at`` moved since their comments were last
-exported (a per-ticket marker in the cursors table), in one pass whose ticket list is kept so
-that a resume hands the connector the same list with its saved cursor; attachments are downloaded right after
-their page is listed, because some vendors' URLs expire within minutes (Freshdesk, reference
-"attachments").
+Streams are read in lanes (:mod:`migrator.engine.lanes`) at the same time: the entities the
+source lists before tickets in one lane, tickets and the entities after them in another, comments
+passes in a third; streams on different rate buckets keep each bucket busy. This thread is the
+only one that writes the state store: it takes the pages read so far, waits for their attachment
+downloads (started by the reader right after the read, because some vendors' URLs expire within
+minutes: Freshdesk, reference "attachments") and stages each stream's pages in one transaction
+with the last page's cursor (style lesson 6). A crash therefore repeats at most the pages taken
+together, never skips one; after a stop, the pages read before it are staged and the export ends.
+
+Comments are exported for the staged tickets whose ``updated_at`` moved since their comments were
+last exported (a per-ticket marker in the cursors table), in passes whose ticket list is kept so
+that a resume hands the connector the same list with its saved cursor. With a per-ticket
+strategy a pass opens for the tickets staged since the last one while listing goes on (at most
+``PASS_BATCHES`` load batches, so a loader following the export gets tickets early); then one
+scan of every staged ticket catches the rest.
 """
 
 from __future__ import annotations
