@@ -40,6 +40,7 @@ class Scenario:
     strategy: str = "auto"  # Zendesk comments: auto | per_ticket | events
     in_flight: int = 8
     quick_tickets: int = 0  # ticket count for --quick (0 = same)
+    follow: bool = False  # one phase: `migrate --follow` (export and load at once)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -56,6 +57,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              quick_tickets=80),
     Scenario("fd-to-zd-enterprise", "freshdesk", "pro", 1500, "zendesk", "enterprise",
              quick_tickets=300),
+    # zd-to-fd-growth again, export and load overlapped: compare its wall time with the sum of
+    # zd-to-fd-growth's export and migrate phases.
+    Scenario("zd-to-fd-growth-follow", "zendesk", "enterprise", 250, "freshdesk", "growth",
+             window=3.0, quick_tickets=80, follow=True),
 )}
 
 
@@ -113,8 +118,11 @@ def run_scenario(sc: Scenario, *, quick: bool = False) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix=f"bench-{sc.name}-") as tmp:
             path = _project(Path(tmp), sc, src.url, dst.url if dst else None)
             with Project.load(path) as project:
-                phases = [_phase("export", lambda: _export(commands, project), samplers)]
-                if dst is not None:
+                if sc.follow:
+                    phases = [_phase("follow", lambda: _follow(commands, project), samplers)]
+                else:
+                    phases = [_phase("export", lambda: _export(commands, project), samplers)]
+                if dst is not None and not sc.follow:
                     phases.append(_phase("migrate", lambda: _migrate(commands, project),
                                          samplers))
     finally:
@@ -131,6 +139,14 @@ def run_scenario(sc: Scenario, *, quick: bool = False) -> dict[str, Any]:
 def _export(commands: Any, project: Any) -> dict[str, Any]:
     report = commands.export_project(project)
     return {"staged": report.staged, "attachments": report.attachments}
+
+
+def _follow(commands: Any, project: Any) -> dict[str, Any]:
+    report = commands.follow_project(project)
+    final = report.final
+    return {"status": final.status, "rounds": len(report.rounds),
+            "tickets_in_rounds": sum(r["tickets"] for r in report.rounds),
+            "staged": report.export.staged if report.export else {}}
 
 
 def _migrate(commands: Any, project: Any) -> dict[str, Any]:

@@ -42,32 +42,43 @@ def _local(results: list[dict]) -> list[dict]:
 
 
 def _budget(results: list[dict]) -> list[dict]:
-    rows = []
+    rows: list[dict] = []
     for r in results:
         for phase in r["phases"]:
-            side = "source" if phase["name"] == "export" else "target"
-            who = r["source"] if side == "source" else r["target"]
-            buckets = phase["buckets"].get(side, {})
-            found = binding(buckets)
-            label = f"{r['scenario']} {phase['name']} ({who}, {r['tickets']} tickets)"
-            if found is None:
-                rows.append(_row(label + ": no limited bucket used", None, ">= 90%", None, None))
-                continue
-            name, b = found
-            share = b["steady_share"] if b["steady_share"] is not None else b["peak_share"]
-            kind = "steady" if b["steady_share"] is not None else "peak (run too short)"
-            # A run shorter than three windows has no steady state: shown, not judged.
-            judged = b["steady_share"] is not None
-            rows.append(_row(f"{label}: {name} {kind} share of limit", round(share, 3),
-                             ">= 90%", share / TARGETS["budget_share"],
-                             share >= TARGETS["budget_share"] if judged else None))
-            calls = sum(x.get("calls", 0) for x in buckets.values())
-            throttled = sum(x.get("throttled", 0) for x in buckets.values())
-            s429 = throttled / (calls + throttled) if calls + throttled else 0.0
-            rows.append(_row(f"{label}: 429 share ({throttled}/{calls + throttled})",
-                             round(s429, 4), "< 1%", s429 / TARGETS["share_429"] if s429 else 0,
-                             s429 < TARGETS["share_429"]))
+            if phase["name"] == "follow":  # export and load at once: both sides, and wall time
+                rows.append(_row(f"{r['scenario']} follow ({r['tickets']} tickets): wall s "
+                                 "(export and migrate overlapped)", phase["seconds"],
+                                 "(context)", None, None))
+                sides: tuple[str, ...] = ("source", "target")
+            else:
+                sides = ("source" if phase["name"] == "export" else "target",)
+            for side in sides:
+                rows += _budget_rows(r, phase, side)
     return rows
+
+
+def _budget_rows(r: dict, phase: dict, side: str) -> list[dict]:
+    who = r["source"] if side == "source" else r["target"]
+    buckets = phase["buckets"].get(side, {})
+    found = binding(buckets)
+    name_side = f"{phase['name']} {side}" if phase["name"] == "follow" else phase["name"]
+    label = f"{r['scenario']} {name_side} ({who}, {r['tickets']} tickets)"
+    if found is None:
+        return [_row(label + ": no limited bucket used", None, ">= 90%", None, None)]
+    name, b = found
+    share = b["steady_share"] if b["steady_share"] is not None else b["peak_share"]
+    kind = "steady" if b["steady_share"] is not None else "peak (run too short)"
+    # A run shorter than three windows has no steady state: shown, not judged.
+    judged = b["steady_share"] is not None
+    calls = sum(x.get("calls", 0) for x in buckets.values())
+    throttled = sum(x.get("throttled", 0) for x in buckets.values())
+    s429 = throttled / (calls + throttled) if calls + throttled else 0.0
+    return [_row(f"{label}: {name} {kind} share of limit", round(share, 3), ">= 90%",
+                 share / TARGETS["budget_share"],
+                 share >= TARGETS["budget_share"] if judged else None),
+            _row(f"{label}: 429 share ({throttled}/{calls + throttled})", round(s429, 4),
+                 "< 1%", s429 / TARGETS["share_429"] if s429 else 0,
+                 s429 < TARGETS["share_429"])]
 
 
 def _resume(r: dict) -> list[dict]:

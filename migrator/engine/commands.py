@@ -23,8 +23,8 @@ from migrator.models import Entity
 from migrator.progress import NullProgress, Progress
 from migrator.project import Project
 
-__all__ = ["export_project", "follow_project", "plan_for", "migrate_project", "status_project", "verify_project",
-           "rollback_project", "rollback_plan", "SampleSpec"]
+__all__ = ["export_project", "follow_project", "plan_for", "migrate_project", "status_project",
+           "verify_project", "rollback_project", "rollback_plan", "SampleSpec"]
 
 
 def export_project(project: Project, progress: Progress | None = None) -> ExportReport:

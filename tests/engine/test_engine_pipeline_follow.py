@@ -67,13 +67,13 @@ def test_follow_loads_while_exporting_then_everything_once(slow_pair):
     assert report.final.status == "done" and report.export is not None
     runs = _runs(path)
     export = next(r for r in runs if r["command"] == "export")
-    rounds = [r for r in runs if r["command"] == "migrate" and r["options"].get("follow") != "final"]
+    rounds = [r for r in runs
+              if r["command"] == "migrate" and r["options"].get("follow") != "final"]
     assert rounds, "no round loaded while the export ran"
     # the first target write happened before the last source read
     assert rounds[0]["started_at"] < export["finished_at"]
-    assert any(r["tickets"] for r in report.rounds), "no ticket loaded before the export ended"
-    loaded_early = [r for r in report.rounds if r["tickets"] and r["started"] < export["finished_at"]]
-    assert loaded_early
+    # a round with tickets started before the export's last source read
+    assert [r for r in report.rounds if r["tickets"] and r["started"] < export["finished_at"]]
     _assert_exactly_once(path, target)
 
 
