@@ -8,7 +8,8 @@ selection:
    tickets: fields, people, organisations, groups), a first round loads them, plus the tickets
    whose comments are already staged;
 2. then, whenever at least a batch of tickets got all their comments staged (a comments pass
-   closed), a round loads those tickets;
+   closed), a round loads those tickets, after the plan's records (groups, agents, memberships,
+   ticket fields: the plan is rebuilt each round, so a field first needed now is created first);
 3. once the export finished, a last round without a selection: the same run as ``migrate``
    after ``export``, so whatever the rounds did not reach (tickets whose comments were staged
    by an earlier, killed process; references that were skipped) is loaded now.
@@ -85,15 +86,17 @@ class FollowReport:
     final: RunReport | None = None
 
 
-def _all_ids(state: Any, plan: Any) -> dict[Entity, set[str]]:
-    """Every record of the steps before tickets (the first round loads them all)."""
+def _all_ids(state: Any, plan: Any, staged: bool) -> dict[Entity, set[str]]:
+    """Every record of the steps before tickets: those of the plan each round (the plan is
+    rebuilt from more tickets each time: a ticket field first needed now is created now,
+    before the tickets that use it), the staged ones (people, organisations) in the first."""
     out: dict[Entity, set[str]] = {}
     for step in STEPS:
         if step.entity is Entity.TICKETS:
             continue
         if step.origin == "plan":
             out[step.entity] = {str(r.id) for r in getattr(plan, PLAN_ENTITIES[step.entity])}
-        else:
+        elif staged:
             out[step.entity] = {str(r["id"]) for r in state.iter_staged(step.entity, raw=True)}
     return out
 
@@ -155,7 +158,7 @@ def _round(report: FollowReport, state: Any, target: Any, options: Any, workdir:
            plan_for: Callable[[], Any], tickets: list[str], first: bool, progress: Progress,
            stop: StopFlag) -> None:
     plan = plan_for()
-    selection = _all_ids(state, plan) if first else {}
+    selection = _all_ids(state, plan, staged=first)
     selection[Entity.TICKETS] = set(tickets)
     started = time.time()
     run = migrate(state, target, plan, options,
