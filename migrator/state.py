@@ -126,14 +126,19 @@ _CHILDREN = (sa.select(staged.c.parent_id, staged.c.payload)
 
 
 _TICKET_SCAN = sa.text(
-    "SELECT s.source_id, s.digest, s.payload, r.outcome, r.digest, r.stamp, r.target_id, "
-    "r.reason FROM staged s LEFT JOIN records r "
-    "ON r.entity = s.entity AND r.source_id = s.source_id "
+    "SELECT s.source_id, s.digest, r.outcome, r.digest, r.stamp, r.target_id, r.reason "
+    "FROM staged s LEFT JOIN records r ON r.entity = s.entity AND r.source_id = s.source_id "
     "WHERE s.entity = :entity AND s.source_id > :last ORDER BY s.source_id LIMIT :limit")
-_CHILD_ROWS = (sa.select(staged.c.parent_id, staged.c.digest, staged.c.payload)
-               .where(staged.c.entity == sa.bindparam("entity"),
-                      staged.c.parent_id.in_(sa.bindparam("parents", expanding=True)))
-               .order_by(staged.c.parent_id, staged.c.source_id))
+_CHILD_DIGESTS = (sa.select(staged.c.parent_id, staged.c.digest)
+                  .where(staged.c.entity == sa.bindparam("entity"),
+                         staged.c.parent_id.in_(sa.bindparam("parents", expanding=True)))
+                  .order_by(staged.c.parent_id, staged.c.source_id))
+_CHILD_PAYLOADS = (sa.select(staged.c.parent_id, staged.c.payload)
+                   .where(staged.c.entity == sa.bindparam("entity"),
+                          staged.c.parent_id.in_(sa.bindparam("parents", expanding=True))))
+_PAYLOADS = (sa.select(staged.c.source_id, staged.c.payload)
+             .where(staged.c.entity == sa.bindparam("entity"),
+                    staged.c.source_id.in_(sa.bindparam("ids", expanding=True))))
 _SET_STAMP = (records.update()
               .where(records.c.entity == sa.bindparam("e"),
                      records.c.source_id == sa.bindparam("sid"))
@@ -377,25 +382,40 @@ class StateStore:
     def ticket_scan(self, last: str = "", limit: int = 500) -> list[tuple]:
         """A page of staged tickets after ``last`` with their id-map row, one indexed join.
 
-        Rows: (source_id, staged digest, payload, outcome, digest, stamp, target_id, reason);
-        the last five are ``None`` for a ticket never loaded. The payload is not decoded here:
-        the engine decodes only the tickets it has something to do with.
+        Rows: (source_id, staged digest, outcome, digest, stamp, target_id, reason); the last
+        five are ``None`` for a ticket never loaded. No payload is read: the engine reads and
+        decodes only the tickets it has something to do with (:meth:`staged_payloads`).
         """
         with self.engine.connect() as conn:
             return conn.execute(_TICKET_SCAN, {"entity": Entity.TICKETS.value, "last": last,
                                                "limit": limit}).all()
 
-    def child_rows(self, entity: Entity, parent_ids: Sequence[str]) -> dict[str, list[tuple]]:
-        """Parent id -> [(digest, payload)] of its staged ``entity`` rows in source-id order,
-        undecoded, 500 parents a query."""
+    def _by_parent(self, stmt: Any, entity: Entity, parent_ids: Sequence[str]) -> dict:
         ids = [str(p) for p in parent_ids]
-        out: dict[str, list[tuple]] = {}
+        out: dict[str, list] = {}
         with self.engine.connect() as conn:
             for i in range(0, len(ids), 500):
-                rows = conn.execute(_CHILD_ROWS, {"entity": entity.value,
-                                                  "parents": ids[i:i + 500]}).all()
-                for parent, dig, payload in rows:
-                    out.setdefault(parent, []).append((dig, payload))
+                for parent, value in conn.execute(stmt, {"entity": entity.value,
+                                                         "parents": ids[i:i + 500]}).all():
+                    out.setdefault(parent, []).append(value)
+        return out
+
+    def child_digests(self, entity: Entity, parent_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Parent id -> the staged digests of its ``entity`` rows in source-id order."""
+        return self._by_parent(_CHILD_DIGESTS, entity, parent_ids)
+
+    def child_payloads(self, entity: Entity, parent_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Parent id -> the staged payloads (JSON text, undecoded) of its ``entity`` rows."""
+        return self._by_parent(_CHILD_PAYLOADS, entity, parent_ids)
+
+    def staged_payloads(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, str]:
+        """Source id -> staged payload (JSON text, undecoded), 500 ids a query."""
+        ids = [str(s) for s in source_ids]
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                out.update(conn.execute(_PAYLOADS, {"entity": entity.value,
+                                                    "ids": ids[i:i + 500]}).all())
         return out
 
     def set_stamps(self, entity: Entity, stamps: dict[str, str]) -> None:

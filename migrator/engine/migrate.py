@@ -82,6 +82,7 @@ class _Run:
         self.resolver = Resolver(state, plan)
         self.existing: dict[Entity, dict[str, str]] = {}
         self.run_id = 0
+        self._by_outcome: dict[str, Any] = {}
 
     def only(self, step: Step) -> set[str] | None:
         sel = self.opts.selection
@@ -148,9 +149,16 @@ class _Run:
 
     def _settled(self, row: dict) -> bool:
         """A row with an unchanged stamp that needs nothing (so it is not even decoded)."""
-        dec = classify(Entity.TICKETS, "", None, row["digest"], row, existing={},
-                       options=self.options, retry_failed=self.opts.retry_failed)
-        return dec.action == "none"
+        return self._settled_decision(row).action == "none"
+
+    def _settled_decision(self, row: dict) -> Any:
+        # With the same digest, what classify decides depends on the outcome alone.
+        dec = self._by_outcome.get(row["outcome"])
+        if dec is None:
+            dec = self._by_outcome[row["outcome"]] = classify(
+                Entity.TICKETS, "", None, row["digest"], row, existing={},
+                options=self.options, retry_failed=self.opts.retry_failed)
+        return dec
 
     def _feed_tickets(self, report: StepReport, runner: BatchRunner,
                       only: set[str] | None) -> None:
@@ -177,8 +185,13 @@ class _Run:
         existing = self.existing.get(entity, {})
         for w in work:
             sid, rec, row, stamp = w.sid, w.record, w.row, w.stamp
-            # settled by its stamp (never decoded): the row's digest is the mapped one
-            d = row["digest"] if rec is None else record_digest(rec)
+            if rec is None:  # settled by its stamp, never decoded: nothing to do
+                dec = self._settled_decision(row)
+                if dec.counted_as:
+                    report.counts[dec.counted_as] += 1
+                    unchanged += 1
+                continue
+            d = record_digest(rec)
             dec = classify(entity, sid, rec, d, row, existing=existing,
                            options=self.options, retry_failed=self.opts.retry_failed)
             if dec.action == "record":

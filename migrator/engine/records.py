@@ -79,7 +79,7 @@ def plan_fingerprint(plan: Any) -> str | None:
     return fp
 
 
-def ticket_stamp(fingerprint: str, ticket_digest: str, comment_digests: Iterator[str]) -> str:
+def ticket_stamp(fingerprint: str, ticket_digest: str, comment_digests: Any) -> str:
     """The stamp of a ticket: its staged digests (ticket, comments) under one plan."""
     return hashlib.sha1("|".join((fingerprint, ticket_digest, *comment_digests)).encode()
                         ).hexdigest()
@@ -152,23 +152,33 @@ def iter_ticket_work(state: StateStore, plan: Any, *, only: set[str] | None = No
             return
         last = scan[-1][0]
         rows = scan if only is None else [r for r in scan if r[0] in only]
-        kids = state.child_rows(Entity.COMMENTS, [r[0] for r in rows]) if rows else {}
-        out = []
-        for sid, sdig, payload, outcome, *rest in rows:
-            mine = kids.get(sid, ())
-            stamp = None if fp is None else ticket_stamp(fp, sdig, (k[0] for k in mine))
+        kids = state.child_digests(Entity.COMMENTS, [r[0] for r in rows]) if rows else {}
+        out, todo = [], []
+        for sid, sdig, outcome, *rest in rows:
+            stamp = None if fp is None else ticket_stamp(fp, sdig, kids.get(sid, ()))
             row = None if outcome is None else dict(zip(_ROW_KEYS, (outcome, *rest)))
-            if (row is not None and stamp is not None and row["stamp"] == stamp
+            w = TicketWork(sid, row, stamp)
+            out.append(w)
+            if not (row is not None and stamp is not None and row["stamp"] == stamp
                     and row["digest"] is not None and settled is not None and settled(row)):
-                out.append(TicketWork(sid, row, stamp))
-                continue
-            ticket = from_dict(Ticket, loads(payload))
-            ticket.comments = sorted((from_dict(Comment, loads(p)) for _, p in mine),
-                                     key=_comment_key)
-            out.append(TicketWork(sid, row, stamp, _mapped_ticket(plan, ticket)))
+                todo.append(w)
+        if todo:
+            _decode(state, plan, todo)
         yield out
         if len(scan) < page:
             return
+
+
+def _decode(state: StateStore, plan: Any, work: list[TicketWork]) -> None:
+    """Read, decode, assemble and map the tickets of ``work`` (two queries)."""
+    ids = [w.sid for w in work]
+    payloads = state.staged_payloads(Entity.TICKETS, ids)
+    comments = state.child_payloads(Entity.COMMENTS, ids)
+    for w in work:
+        ticket = from_dict(Ticket, loads(payloads[w.sid]))
+        ticket.comments = sorted((from_dict(Comment, loads(p)) for p in comments.get(w.sid, ())),
+                                 key=_comment_key)
+        w.record = _mapped_ticket(plan, ticket)
 
 
 def _with_comments(state: StateStore, tickets: list[Any]) -> Iterator[Any]:
