@@ -17,6 +17,7 @@ from migrator.models import Agent, Entity
 
 from mappings.directory import OPTION_TYPES, Directory, field_value_keys
 from mappings.staged import StagedData
+from mappings.target_values import BUILTIN_VALUES
 
 __all__ = ["scaffold", "Evidence", "TECH_TAGS"]
 
@@ -276,7 +277,6 @@ def _tickets_yaml(d: Directory, dr: _Draft) -> list[str]:
 
 def _suggest_value(name: str, value: str, target_type: str) -> tuple[str, str]:
     """(target value, note) for a source value: itself when the target holds it."""
-    from mappings.target_values import BUILTIN_VALUES
     allowed = BUILTIN_VALUES[target_type][name]
     if not allowed or value.lower() in allowed:
         return value, ""

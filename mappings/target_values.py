@@ -84,7 +84,8 @@ def _check_map(vmap: ValueMap, base: tuple, what: str, allowed: tuple[str, ...],
             if _slug(value) not in ok:
                 issues.append(Issue(base + ("keep_unmapped",), (
                     f"{what} {value!r} of {count} ticket(s) is kept as it is, but {target} "
-                    f"cannot hold it"), hint=f"map it under {_dotted(base)}.map; " + _hint(value, allowed, extra)))
+                    f"cannot hold it"),
+                    hint=f"map it under {_dotted(base)}.map; " + _hint(value, allowed, extra)))
     return issues
 
 

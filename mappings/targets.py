@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -102,15 +101,6 @@ def cannot_represent(plan: "RestructurePlan") -> list[str]:
     return _zendesk_losses(plan)
 
 
-def _status_counts(plan: "RestructurePlan") -> Counter:
-    from mappings.values import apply
-    counts: Counter = Counter()
-    for value, hows in plan.profile.coverage.seen.get("status", {}).items():
-        mapped, _ = apply(plan.mapping.values.status, value)
-        counts[str(mapped)] += sum(hows.values())
-    return counts
-
-
 def _freshdesk_losses(plan: "RestructurePlan") -> list[str]:
     out = ["Freshdesk cannot set created_at/updated_at of tickets and notes: the original dates "
            "go into custom date fields and the first note's header.",
@@ -118,11 +108,7 @@ def _freshdesk_losses(plan: "RestructurePlan") -> list[str]:
            "in the target before the run (mapped by name).",
            "Freshdesk agents are paid seats: existing agents are matched by e-mail; missing ones "
            "are skipped unless the target sets create_agents."]
-    odd = {s: n for s, n in _status_counts(plan).items()
-           if s in ("new", "hold")}
-    for status, count in sorted(odd.items()):
-        out.append(f"Freshdesk has no '{status}' status: {count} ticket(s) map to it; map it to "
-                   "open or pending under values.status.")
+    # statuses Freshdesk lacks (new, hold) are errors of the value maps (target_values)
     return out
 
 

@@ -89,8 +89,32 @@ def _ticket_values(target: Any, kind: str) -> dict[str, list[str]]:
         return {}
 
 
-def snapshot_lines(snap: Any) -> list[str]:
-    """What ``migrator check`` says about the snapshot it stored."""
+def snapshot_lines(snap: Any, project: Any = None) -> list[str]:
+    """What ``migrator check`` says about the snapshot it stored (and, when a valid mapping and
+    staged data are there, which target roles exist and which groups are reused or created)."""
+    return _snapshot_summary(snap) + (_plan_lines(project, snap) if project is not None else [])
+
+
+def _plan_lines(project: Any, snap: Any) -> list[str]:
+    from mappings.plan import build_plan
+    from migrator.errors import MigratorError
+    if not _has_data(project):
+        return []
+    try:
+        plan = build_plan(project.mapping(), _staged(project), project.config.target.type,
+                          existing=snap.existing())
+    except MigratorError as exc:
+        return [f"mapping not checked against the target: {exc.message.splitlines()[0]}"]
+    data = plan.as_dict()
+    out = [f"role {r['role']!r} ({', '.join(r['tiers'])}): {r['action']}" for r in data["roles"]]
+    actions: dict[str, list[str]] = {}
+    for g in data["groups"]:
+        actions.setdefault(g["action"], []).append(g["name"])
+    out += [f"groups to {action}: {', '.join(names)}" for action, names in sorted(actions.items())]
+    return out
+
+
+def _snapshot_summary(snap: Any) -> list[str]:
     return [f"target snapshot taken {snap.taken_at}: {len(snap.groups)} groups, "
             f"{len(snap.roles)} roles ({', '.join(snap.roles) or 'none'}), "
             f"{len(snap.ticket_fields)} custom ticket fields, {len(snap.agent_emails)} agents, "

@@ -65,7 +65,7 @@ def check(ctx: click.Context) -> None:
         notes = []
         if all(i.ok for side, i in rows if side == "target"):  # the plan reads this snapshot
             from migrator.cli.mapping import snapshot_lines, snapshot_target
-            notes = snapshot_lines(snapshot_target(project))
+            notes = snapshot_lines(snapshot_target(project), project)
     _console().print(check_table(rows))
     for line in notes:
         click.echo(line)

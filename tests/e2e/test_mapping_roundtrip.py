@@ -105,7 +105,10 @@ def _journey(tmp_path: Path, source, target, monkeypatch) -> tuple[dict, Any]:
     _edit(tmp_path / "mapping.yaml", target.kind)
     assert "valid" in _cli(cfg, "mapping", "validate")
     checked = _cli(cfg, "check")  # the plan (and value checks) read what the target has
-    assert "target snapshot taken" in checked
+    assert "target snapshot taken" in checked and "groups to create: " in checked
+    role = ZENDESK_CUSTOM_ROLE if target.kind == "zendesk" else "Supervisor"
+    assert f"role '{role}' ({'engineer' if target.kind == 'zendesk' else 'lead'}): exists" \
+        in checked
     if target.kind == "freshdesk":  # its ticket types, read from the `ticket_type` field
         assert "ticket types: Incident, Problem, Question, Task" in checked
         _type_the_target_lacks(cfg, tmp_path / "mapping.yaml")
@@ -154,7 +157,8 @@ def _assert_tickets(target_tickets: dict[str, tuple[str | None, str | None]], ma
 def _fd_pages(c: httpx.Client, path: str, **params: Any) -> Iterator[dict]:
     page = 1
     while True:
-        rows = c.get(path, params={**params, "per_page": 100, "page": page}).raise_for_status().json()
+        response = c.get(path, params={**params, "per_page": 100, "page": page})
+        rows = response.raise_for_status().json()
         yield from rows
         if len(rows) < 100:
             return

@@ -1,4 +1,4 @@
-"""The target snapshot in the plan (reuse/create, exists/create in the UI) and target value checks."""
+"""The target snapshot in the plan (reuse/create, exists/create in the UI); target value checks."""
 
 from __future__ import annotations
 
