@@ -43,10 +43,11 @@ class JobQueue:
 
     def __init__(self, client: HttpClient, *, cap: int = 30, poll_interval: float = 1.0,
                  timeout: float = 3600.0, sleep: Callable[[float], None] = time.sleep,
-                 relearn_after: float = 60.0):
+                 relearn_after: float = 60.0, first_poll: float = 0.1):
         self.client = client
         self.cap = cap
         self.poll_interval = poll_interval
+        self.first_poll = first_poll
         self.timeout = timeout
         self.relearn_after = relearn_after
         self.refused = 0  # 429s on submissions because the account's job queue was full
@@ -85,6 +86,9 @@ class JobQueue:
         """The finished ``job_status`` of ``job_id`` (polling every open job at once)."""
         deadline = time.monotonic() + self.timeout
         seen = -1
+        # Short jobs are seen soon (a step waits for its last job before the next one starts):
+        # the first polls come after first_poll, then twice as late, up to poll_interval.
+        delay = min(self.first_poll, self.poll_interval)
         while True:
             with self._lock:
                 if job_id in self._done:
@@ -98,7 +102,8 @@ class JobQueue:
                 raise TransientError(
                     f"{self.client.what}: job {job_id} did not finish in {self.timeout:.0f}s",
                     hint="run the same command again; the batch is reconciled by external_id")
-            self._sleep(self.poll_interval)
+            self._sleep(delay)
+            delay = min(delay * 2, self.poll_interval)
 
     def poll(self) -> None:
         """Refresh every open job (100 ids per ``show_many`` call)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -66,6 +67,7 @@ class ZendeskTarget:
         self.lookups = Lookups(client, send=self.send)
         self.bulk_users = True
         self._placeholder_id: int | None = None
+        self._placeholder_lock = threading.Lock()  # tickets of a batch are prepared in parallel
         self._helpers: list[Helper] = []
         self._sleep = sleep
 
@@ -335,6 +337,10 @@ class ZendeskTarget:
 
     def placeholder_id(self) -> int:
         """The placeholder agent for comment authors with no target user (created once)."""
+        with self._placeholder_lock:
+            return self._placeholder_once()
+
+    def _placeholder_once(self) -> int:
         if self._placeholder_id is None:
             body = {"name": "Migration placeholder", "email": self.placeholder_email,
                     "role": "agent", "external_id": "migration-placeholder",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from connectors.zendesk import admin, render
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["prepare_tickets", "import_one", "needs_placeholder", "complete_ticket"]
 
 COLLISION_RETRIES = 5
+UPLOAD_WORKERS = 4
 
 
 def needs_placeholder(ticket: Ticket) -> bool:
@@ -44,10 +46,13 @@ def prepare_tickets(target: "ZendeskTarget", items: list["LoadItem"]
     known = admin.reconcile(target.client, "tickets", recovering) if recovering else {}
     field_ids = target.lookups.field_ids()
     tag_fields = target.lookups.tag_fields()
-    for i, item in enumerate(items):
+
+    def prepare(i: int) -> None:
+        """Upload one ticket's files and render its body (or complete it when recovering)."""
+        item = items[i]
         if item.source_id in known:
             pre[i] = complete_ticket(target, item, known[item.source_id])
-            continue
+            return
         ticket: Ticket = item.record
         placeholder = target.placeholder_id() if needs_placeholder(ticket) else None
         tokens, upload_notes = upload_ticket_attachments(
@@ -58,6 +63,11 @@ def prepare_tickets(target: "ZendeskTarget", items: list["LoadItem"]
             uploads=tokens, tags=target.options.tags, tag_fields=tag_fields)
         if upload_notes or render_notes:
             notes[i] = upload_notes + render_notes
+
+    # Uploads are one request per file: a batch's files go up UPLOAD_WORKERS at a time, so a
+    # batch is ready sooner (the client's in-flight limit still bounds the whole account).
+    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS, thread_name_prefix="zd-upload") as pool:
+        list(pool.map(prepare, range(len(items))))
     return pre, bodies, notes
 
 

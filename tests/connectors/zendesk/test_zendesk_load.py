@@ -178,6 +178,19 @@ def test_job_cap_waits_for_a_free_slot(target, router):
     assert target.collect(second)[0].target_id == "11"
 
 
+def test_job_polls_start_soon_and_back_off(target, router, sleeps):
+    router.on("POST", "/api/v2/group_memberships/create_many", _queued("A"))
+    router.on("GET", "/api/v2/group_memberships", {"group_memberships": [],
+                                                   "meta": {"has_more": False}})
+    running = {"job_statuses": [{"id": "A", "status": "working", "results": None}]}
+    router.on("GET", JOB, *[running] * 5, _done("A", [{"id": 10, "index": 0}]))
+    sub = target.submit(Entity.MEMBERSHIPS, [LoadItem("m1", Membership(
+        id="m1", agent_id="1", group_id="6"))])
+    assert target.collect(sub)[0].target_id == "10"
+    assert sleeps == [0.1, 0.2, 0.4, 0.8, 1.0]  # a short job is seen after 0.1 s
+    assert len(router.calls("GET", JOB)) == 6
+
+
 def test_a_full_job_queue_is_learnt_not_a_rate_limit(target, router, sleeps):
     full = httpx.Response(429, json={"error": "TooManyJobs", "description": "over the limit"},
                           headers={"Retry-After": "7", "X-Rate-Limit-Remaining": "650"})
