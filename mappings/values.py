@@ -17,12 +17,26 @@ __all__ = ["MAPPED", "DEFAULTED", "KEPT", "UNMAPPED", "lookup", "apply", "Covera
 MAPPED, DEFAULTED, KEPT, UNMAPPED = "mapped", "default", "kept", "unmapped"
 
 
+_LOWERED: dict[int, tuple[dict, int, dict]] = {}
+
+
+def _lowered(entries: dict) -> dict:
+    """``entries`` with lower-cased keys, built once per map (looked up for every ticket)."""
+    hit = _LOWERED.get(id(entries))
+    if hit is None or hit[0] is not entries or hit[1] != len(entries):
+        if len(_LOWERED) > 1000:
+            _LOWERED.clear()
+        hit = _LOWERED[id(entries)] = (entries, len(entries),
+                                       {str(k).lower(): v for k, v in entries.items()})
+    return hit[2]
+
+
 def lookup(vmap: ValueMap, words: list[str]) -> tuple[bool, Any]:
     """The map's entry for the first of ``words`` it lists (exact, then case-insensitive)."""
     for word in words:
         if word in vmap.map:
             return True, vmap.map[word]
-    lowered = {str(k).lower(): v for k, v in vmap.map.items()}
+    lowered = _lowered(vmap.map)
     for word in words:
         if word.lower() in lowered:
             return True, lowered[word.lower()]

@@ -396,11 +396,22 @@ def _compile_to_dict(cls: type) -> Any:
     return ns["_f"]
 
 
+_NESTED_BY_CLASS: dict[type, tuple[tuple[str, type], ...]] = {}
+
+
 def from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Rebuild a record of ``cls`` from :func:`to_dict` output; unknown keys go to ``extra``."""
     names = _FIELD_SETS.get(cls)
     if names is None:
         names = _FIELD_SETS[cls] = frozenset(_names(cls))
+        _NESTED_BY_CLASS[cls] = tuple((k, t) for (c, k), t in _NESTED.items() if c is cls)
+    if data.keys() <= names:  # the usual case (staged by this release): one call, no loop
+        for key, nested in _NESTED_BY_CLASS[cls]:
+            value = data.get(key)
+            if value:
+                data = {**data, key: [v if isinstance(v, nested) else from_dict(nested, v)
+                                      for v in value]}
+        return cls(**data)
     kwargs: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in data.items():
