@@ -45,7 +45,8 @@ def _ticket(sid: str, requester: str, author: str) -> Ticket:
     desc = Comment(id=f"c{sid}", ticket_id=sid, author_id=requester, body="Help",
                    public=True, created_at="2023-04-01T10:00:00Z")
     note = Comment(id=f"n{sid}", ticket_id=sid, author_id=author, body="More",
-                   public=True, created_at="2023-04-02T10:00:00Z", extra={"author_kind": "end_user"})
+                   public=True, created_at="2023-04-02T10:00:00Z",
+                   extra={"author_kind": "end_user"})
     return Ticket(id=sid, subject=f"Ticket {sid}", status="open", priority="normal",
                   requester_id=requester, created_at="2023-04-01T10:00:00Z",
                   updated_at="2023-04-02T10:00:00Z", comments=[desc, note])

@@ -93,7 +93,8 @@ class FakeAccount:
             (r"/agents", "POST", self.create_agent),
             (r"/agents/me", "GET", lambda b, q: httpx.Response(200, json=self.agents[50])),
             (r"/agents/(\d+)", "PUT", self.update_agent),
-            (r"/agents/(\d+)", "GET", lambda b, q, a: httpx.Response(200, json=self.agents[int(a)])),
+            (r"/agents/(\d+)", "GET", lambda b, q, a: httpx.Response(
+                200, json=self.agents[int(a)])),
             (r"/roles", "GET", lambda b, q: httpx.Response(200, json=self.roles)),
             (r"/groups", "GET", lambda b, q: httpx.Response(200, json=[
                 {k: v for k, v in g.items() if k != "agent_ids"} for g in self.groups.values()])),
