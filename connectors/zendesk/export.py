@@ -131,6 +131,9 @@ class ZendeskSource:
         state = load_cursor(cursor, "comments")
         strategy = state.get("strategy") or self.comments_strategy
         start = epoch_of(since or self.options.since)
+        if strategy == "events" and not state and isinstance(ticket_ids, (list, tuple)) \
+                and self._few_for_events(len(ticket_ids)):
+            strategy = "per_ticket"  # e.g. a delta of a few tickets: one page costs more
         if strategy == "events":
             wanted = None if ticket_ids is None else set(map(str, ticket_ids))
             yield from self._comments_events(state.get("start_time", start), wanted)
@@ -279,6 +282,13 @@ class ZendeskSource:
         log.info("zendesk: %.1f comments per ticket, %s/min account, %s/min incremental -> %s",
                  comments_per_ticket, account or "unlimited", incremental or "unlimited", choice)
         return choice
+
+    def _few_for_events(self, tickets: int) -> bool:
+        """True when even one page of the events stream costs more budget time than reading
+        ``tickets`` tickets one by one (fewer than R / L_inc of them; limits known)."""
+        account = self.client.budgets.get("account").per_minute
+        incremental = self.client.budgets.get("incremental").per_minute
+        return bool(account and incremental) and tickets * incremental < account
 
     def _workers(self) -> int:
         return self.client.max_in_flight

@@ -231,6 +231,24 @@ def test_events_strategy_reads_comment_events(source, router):
     assert (ev.field, ev.previous, ev.value, ev.author_id) == ("status", "open", "solved", "5")
 
 
+def test_events_strategy_reads_a_few_tickets_one_by_one(source, router):
+    # Enterprise: one events page costs as much budget time as 70 per-ticket calls, so a
+    # delta of a few tickets is read per ticket even with comments_strategy: events.
+    source.client.budgets.get("account").observe(limit=700)
+    source.client.budgets.get("incremental").observe(limit=10)
+    source.comments_strategy = "events"
+    for t in (4, 5):
+        router.on("GET", f"/api/v2/tickets/{t}/comments", _comments(t, 2))
+    pages = list(source.export(Entity.COMMENTS, ticket_ids=["4", "5"]))
+    assert sorted(c.id for p in pages for c in p.records) == ["400", "401", "500", "501"]
+    assert not router.calls("GET", "/api/v2/incremental/ticket_events")
+    assert json.loads(pages[-1].cursor)["strategy"] == "per_ticket" and pages[-1].done
+    router.on("GET", "/api/v2/incremental/ticket_events",
+              {"ticket_events": [], "end_time": 1700000000, "end_of_stream": True})
+    list(source.export(Entity.COMMENTS, ticket_ids=[str(t) for t in range(100)]))
+    assert router.calls("GET", "/api/v2/incremental/ticket_events")  # 100 > 70: the stream
+
+
 @pytest.mark.parametrize("account,incremental,n,expected", [
     (700, 10, 5, "events"),       # A=6 < 1000*10/700 = 14.3
     (700, 10, 20, "per_ticket"),  # A=21 > 14.3
