@@ -111,6 +111,7 @@ class TargetCapabilities:
     max_attachment_bytes: int | None  # per ticket or per comment, None if unlimited
     batch_size: int = 100
     notes: tuple[str, ...] = ()
+    time_entries: bool = False  # can logged time (with its date and agent) be written?
 
 
 @runtime_checkable

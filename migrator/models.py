@@ -320,6 +320,7 @@ class TimeEntry:
     seconds: int
     billable: bool = False
     executed_at: str | None = None
+    note: str | None = None
 
 
 @_record

@@ -285,7 +285,9 @@ class EntityLoader:
         if row is not None:
             return RecordOutcome(item.source_id, Outcome.REUSED, str(row["id"]))
         data = self.create(path, marked, json=R.render_time_entry(entry)).json()
-        return self._created_outcome(Entity.TIME_ENTRIES, item, data["id"])
+        reason = None if entry.agent_id else (
+            "no agent of the target logged it: Freshdesk attributes it to the API user")
+        return self._created_outcome(Entity.TIME_ENTRIES, item, data["id"], reason)
 
     # -- fetch and delete ------------------------------------------------------------------
     def fetch_other(self, entity: Entity, target_id: str) -> Any | None:

@@ -308,4 +308,5 @@ def parse_time_entry(data: Mapping[str, Any]) -> TimeEntry:
                      agent_id=_sid(data.get("agent_id")),
                      seconds=time_spent_seconds(data.get("time_spent")),
                      billable=bool(data.get("billable")),
-                     executed_at=iso(data.get("executed_at") or data.get("start_time")))
+                     executed_at=iso(data.get("executed_at") or data.get("start_time")),
+                     note=data.get("note") or None)

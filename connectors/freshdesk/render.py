@@ -226,7 +226,8 @@ def render_time_entry(entry: TimeEntry) -> dict[str, Any]:
     minutes = max(0, int(entry.seconds or 0)) // 60
     body: dict[str, Any] = {"time_spent": f"{minutes // 60:02d}:{minutes % 60:02d}",
                             "billable": bool(entry.billable),
-                            "note": f"Migrated time entry #{entry.id}"}
+                            "note": "\n".join(filter(None, (entry.note,
+                                                             f"Migrated time entry #{entry.id}")))}
     if entry.executed_at:
         body["executed_at"] = entry.executed_at
     if entry.agent_id:

@@ -123,6 +123,17 @@ class Resolver:
             group_id=self.tid(Entity.GROUPS, t.group_id),
             organization_id=self.tid(Entity.ORGANIZATIONS, t.organization_id)), None
 
+    def _resolve_time_entries(self, e: Any) -> tuple[Any, str | None]:
+        ticket = self.tid(Entity.TICKETS, e.ticket_id)
+        if ticket is None:
+            return e, f"ticket {e.ticket_id} has no target id (it was not migrated, or failed)"
+        agent = self.tid(Entity.AGENTS, e.agent_id)
+        note = e.note
+        if e.agent_id and agent is None:  # said on the entry, not silently re-attributed
+            note = "\n".join(filter(None, (note, f"Logged in the source by agent #{e.agent_id}, "
+                                                  "who was not migrated")))
+        return replace_record(e, ticket_id=ticket, agent_id=agent, note=note), None
+
     def _comment(self, c: Any) -> Any:
         # Freshdesk agents and contacts have separate id spaces: trust the exporter's hint.
         hint = str(c.extra.get("author_kind") or c.extra.get("author_type") or "").lower()

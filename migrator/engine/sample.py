@@ -130,6 +130,8 @@ class _Closure:
             str(m.id) for m in self.plan.memberships
             if str(m.agent_id) in self.sel[Entity.AGENTS] and str(m.group_id) in self.sel[Entity.GROUPS]}
         self.sel[Entity.TICKET_FIELDS] = {str(f.id) for f in self.plan.ticket_fields}
+        logged = self.state.children_of(Entity.TIME_ENTRIES, sorted(self.sel[Entity.TICKETS]))
+        self.sel[Entity.TIME_ENTRIES] = {str(e.id) for es in logged.values() for e in es}
         return self.sel
 
 

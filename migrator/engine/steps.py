@@ -1,7 +1,8 @@
 """The run as an ordered plan of steps, each naming the ids it needs from earlier steps.
 
 The order is the loader contract of docs/ARCHITECTURE.md: fields, organisations, end users,
-agents, groups, memberships, tickets (with comments and attachments). :func:`check_steps` runs
+agents, groups, memberships, tickets (with comments and attachments), then the time logged
+on tickets (where the target keeps it). :func:`check_steps` runs
 before the first request, so a wrongly wired plan fails at once instead of half way through.
 """
 
@@ -34,6 +35,7 @@ STEPS: tuple[Step, ...] = (
     Step(Entity.MEMBERSHIPS, "plan", (Entity.AGENTS, Entity.GROUPS)),
     Step(Entity.TICKETS, "staged", (Entity.TICKET_FIELDS, Entity.ORGANIZATIONS,
                                     Entity.END_USERS, Entity.AGENTS, Entity.GROUPS)),
+    Step(Entity.TIME_ENTRIES, "staged", (Entity.TICKETS, Entity.AGENTS)),
 )
 LOAD_ORDER: tuple[Entity, ...] = tuple(s.entity for s in STEPS)
 PLAN_ENTITIES = {Entity.TICKET_FIELDS: "ticket_fields", Entity.AGENTS: "agents",

@@ -39,7 +39,8 @@ class FakeSource:
 
     def entities(self):
         return [e for e in (Entity.ORGANIZATIONS, Entity.END_USERS, Entity.AGENTS, Entity.GROUPS,
-                            Entity.TICKET_FIELDS, Entity.TICKETS, Entity.COMMENTS) if e in self.data]
+                            Entity.TICKET_FIELDS, Entity.TICKETS, Entity.COMMENTS,
+                            Entity.TIME_ENTRIES) if e in self.data]
 
     @staticmethod
     def _key(r) -> list:
@@ -90,7 +91,8 @@ class FakeTarget:
     def __init__(self, *, async_jobs: bool = False, batch_size: int = 3):
         self.capabilities = TargetCapabilities(
             sets_timestamps=True, creates_agents=True, writable_roles=True,
-            async_jobs=async_jobs, max_attachment_bytes=None, batch_size=batch_size)
+            async_jobs=async_jobs, max_attachment_bytes=None, batch_size=batch_size,
+            time_entries=True)
         self.store: dict[Entity, dict[str, Stored]] = {e: {} for e in Entity}
         self.fail: dict[tuple[Entity, str], str] = {}
         self.transient_on: Callable[[Entity, list[LoadItem]], bool] = lambda e, items: False
