@@ -18,7 +18,8 @@ class NullTarget:
 
     name = "null"
 
-    def __init__(self, batch_size: int = 100, on_submit: Any = None):
+    def __init__(self, batch_size: int = 100, on_submit: Any = None, ledger: Any = None,
+                 found: set[tuple[str, str]] | None = None):
         self.capabilities = TargetCapabilities(
             sets_timestamps=True, creates_agents=True, writable_roles=True, async_jobs=False,
             max_attachment_bytes=None, batch_size=batch_size)
@@ -28,6 +29,9 @@ class NullTarget:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._on_submit = on_submit
+        # The resume benchmark plays a target that keeps source-id markers: what it created is
+        # appended to ``ledger`` (a line-buffered file) and a later process finds ``found``.
+        self._ledger, self._found = ledger, found or set()
 
     def check(self) -> list[CheckItem]:
         """Always fine."""
@@ -47,6 +51,8 @@ class NullTarget:
                 self.sent_ids.setdefault(entity.value, set()).update(i.source_id for i in items)
             outcomes = [RecordOutcome(i.source_id, Outcome.CREATED, target_id=str(next(self._ids)))
                         for i in items]
+            if self._ledger is not None:
+                self._ledger.write("".join(f"{entity.value}\t{i.source_id}\n" for i in items))
         return Submission(entity, items, outcomes=outcomes)
 
     def collect(self, submission: Submission) -> list[RecordOutcome]:
@@ -54,8 +60,9 @@ class NullTarget:
         return submission.outcomes or []
 
     def reconcile(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, str]:
-        """Nothing was kept, so nothing is found (recovery resends open batches)."""
-        return {}
+        """What an earlier process created (its ledger), as a real target finds its markers;
+        without a ledger nothing is found and recovery resends open batches."""
+        return {sid: f"found-{sid}" for sid in source_ids if (entity.value, sid) in self._found}
 
     def fetch(self, entity: Entity, target_id: str) -> Any | None:
         """Nothing is kept."""

@@ -7,6 +7,12 @@
    interpreter start, imports, opening the state and building the plan all count) runs
    ``migrate`` again; the first ticket it sends that the first run never sent is "the first new
    record". Records sent by both runs are the work redone, per step, in batches.
+
+The target plays one that keeps source-id markers, as Zendesk (``external_id``) and Freshdesk (the
+source-id field) do: what it created is written to a ledger the second process reads, so recovery
+finds the batches that were in flight at the kill instead of resending them; the batch whose
+request the kill interrupted is sent again. ``created_twice`` counts records created by both
+processes (must be 0).
 """
 
 from __future__ import annotations
@@ -61,7 +67,9 @@ def _child(args: argparse.Namespace) -> None:
     plan_start = time.time()
     plan = _plan(state)
     plan_end = time.time()
-    target = NullTarget(batch_size=args.batch, on_submit=on_submit)
+    ledger = open(args.workdir / f"created-{args.phase}.log", "a", buffering=1)
+    target = NullTarget(batch_size=args.batch, on_submit=on_submit, ledger=ledger,
+                        found=_sent_ids(args.workdir / "created-first.log"))
     migrate(state, target, plan, Options(max_in_flight=args.in_flight, batch_size=args.batch),
             opts=MigrateOptions(in_flight=args.in_flight))
     (args.workdir / "second.json").write_text(json.dumps({
@@ -103,6 +111,7 @@ def run_resume(tickets: int, workdir: Path, *, comments: int = 3, in_flight: int
     second = json.loads((workdir / "second.json").read_text())
     first_ids = _sent_ids(workdir / "sent-first.log")
     again = first_ids & _sent_ids(workdir / "sent-second.log")
+    twice = _sent_ids(workdir / "created-first.log") & _sent_ids(workdir / "created-second.log")
     per_step: dict[str, int] = {}
     for entity, _ in again:
         per_step[entity] = per_step.get(entity, 0) + 1
@@ -119,6 +128,7 @@ def run_resume(tickets: int, workdir: Path, *, comments: int = 3, in_flight: int
                 "skip_done_until_first_new": round(second["first_new"] - second["plan_end"], 2)
                 if second["first_new"] else None},
             "redone_records": per_step,
+            "created_twice": len(twice),
             "redone_batches_max": max((-(-n // batch) for n in per_step.values()), default=0)}
 
 

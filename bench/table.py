@@ -88,7 +88,9 @@ def _resume(r: dict) -> list[dict]:
                  t, "< 5 s", None if t is None else t / TARGETS["restart_s"],
                  t is not None and t < TARGETS["restart_s"]),
             _row(f"resume: work redone, batches per step (records {r['redone_records']})", n,
-                 "<= 1 batch", n / TARGETS["redone_batches"], n <= TARGETS["redone_batches"])]
+                 "<= 1 batch", n / TARGETS["redone_batches"], n <= TARGETS["redone_batches"]),
+            _row("resume: records created by both runs", r.get("created_twice"), "0", None,
+                 r.get("created_twice") == 0)]
 
 
 def _peer(r: dict) -> list[dict]:

@@ -126,13 +126,8 @@ def _snapshot_summary(snap: Any) -> list[str]:
 
 def _existing(project) -> Any:
     """The stored target snapshot as :class:`~mappings.targets.Existing`, or ``None``."""
-    from mappings.target_snapshot import META_KEY, TargetSnapshot
-    if project is None:
-        return None
-    snap = TargetSnapshot.from_json(project.state.get_meta(META_KEY))
-    if snap is None or snap.target_type != project.config.target.type:
-        return None
-    return snap.existing()
+    from migrator.engine.commands import stored_existing
+    return None if project is None else stored_existing(project)
 
 
 def _echo_json(data: Any) -> None:

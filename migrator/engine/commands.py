@@ -49,13 +49,26 @@ def follow_project(project: Project, progress: Progress | None = None) -> Any:
                       progress=progress)
 
 
+def stored_existing(project: Project) -> Any:
+    """What the target holds, from the snapshot ``migrator check`` / ``plan --read-target``
+    stored (:class:`~mappings.targets.Existing`), or ``None`` when there is none for this
+    target type."""
+    from mappings.target_snapshot import META_KEY, TargetSnapshot
+    snap = TargetSnapshot.from_json(project.state.get_meta(META_KEY))
+    if snap is None or snap.target_type != project.config.target.type:
+        return None
+    return snap.existing()
+
+
 def plan_for(project: Project) -> Any:
-    """The RestructurePlan from the project's mapping and the staged data."""
+    """The RestructurePlan from the project's mapping and the staged data, checked against the
+    stored target snapshot where there is one (the same plan ``migrator plan`` showed)."""
     from mappings.plan import build_plan
     from mappings.staged import StoreStaged
     if not project.state.count_staged(Entity.TICKETS) and not project.state.count_staged(Entity.AGENTS):
         raise ConfigError("nothing is staged yet", hint="run `migrator export` first")
-    return build_plan(project.mapping(), StoreStaged(project.state), project.config.target.type)
+    return build_plan(project.mapping(), StoreStaged(project.state), project.config.target.type,
+                      existing=stored_existing(project))
 
 
 class SampleSpec:
