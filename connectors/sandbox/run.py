@@ -98,7 +98,7 @@ def _factory(kind: str) -> Any:
 def start_sandbox(kind: str, *, seed: int = 7, tickets: int = 400, empty: bool = False,
                   knobs: SandboxKnobs | None = None, port: int = 0,
                   now: datetime | None = None, company: Company | None = None,
-                  **overrides: Any) -> RunningSandbox:
+                  custom_statuses: Any = False, **overrides: Any) -> RunningSandbox:
     """Build the company, serve the ``kind`` emulator on loopback and return it running.
 
     Args:
@@ -109,13 +109,23 @@ def start_sandbox(kind: str, *, seed: int = 7, tickets: int = 400, empty: bool =
             ``latency=``, ``job_seconds=`` are applied on top).
         port: 0 picks a free port.
         company: a ready company instead of building one.
+        custom_statuses: Zendesk only: the account has the custom ticket statuses feature
+            (``True``: a few seeded statuses such as "Waiting on vendor"; or a list of
+            ``(agent label, category[, active])``). Off, ``/custom_statuses`` answers 404.
     """
     create_app = _factory(kind)
     knobs = make_knobs(knobs, **overrides)
+    if custom_statuses and kind != "zendesk":
+        raise ConfigError("custom_statuses is a Zendesk sandbox setting",
+                          hint="Freshdesk custom statuses come from the seeded status field")
     company = company or build_company(seed=seed, tickets=tickets, now=now)
     if empty:
         company = target_account(company)
     app = create_app(company, knobs)
+    if custom_statuses is True:
+        app.state.store.enable_custom_statuses()
+    elif custom_statuses:
+        app.state.store.enable_custom_statuses(custom_statuses)
     server = ServerThread(app, port=port).start()
     cdn = None
     if kind == "zendesk":

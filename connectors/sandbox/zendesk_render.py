@@ -19,13 +19,20 @@ from migrator.models import (Agent, Attachment, Comment, EndUser, Group, Members
 __all__ = ["BASE", "CDN", "epoch", "render_user", "render_agent", "render_org", "render_group",
            "render_membership", "render_field", "render_system_fields", "render_role",
            "render_ticket", "render_comment", "render_attachment", "render_rating", "html_of",
-           "attachment_token", "VIA_CHANNELS"]
+           "attachment_token", "render_custom_statuses", "VIA_CHANNELS", "CUSTOM_STATUSES"]
 
 BASE, CDN = "__BASE__", "__CDN__"
 VIA_CHANNELS = {"email", "web", "chat", "api", "voice", "mobile"}
 _LOCALE_IDS = {"en-US": 1, "de": 8, "fr": 16, "es": 2, "en-GB": 1176}
 # custom role name -> Zendesk role_type (0 custom agent, 1 light agent) [reference §4.4]
 _ROLE_TYPES = {"Light Agent": 1}
+# With custom ticket statuses on, every category has a default status (what a ticket gets when
+# only ``status`` is set); the account's own statuses come after: (agent label, category, active).
+_DEFAULT_STATUSES = (("New", "new"), ("Open", "open"), ("Pending", "pending"),
+                     ("On-hold", "hold"), ("Solved", "solved"))
+CUSTOM_STATUSES = (("Waiting on vendor", "pending", True),
+                   ("Escalated to engineering", "open", True),
+                   ("Awaiting parts", "hold", False))
 
 
 def epoch(value: str | None) -> int:
@@ -159,13 +166,39 @@ def render_role(r: Role, members: int, created: str | None) -> dict[str, Any]:
                               else "none", "view_access": "readonly"}}
 
 
+def _custom_status(sid: int, label: str, category: str, created: str | None, *,
+                   default: bool = False, active: bool = True) -> dict[str, Any]:
+    """A custom ticket status with every field of the OAS ``CustomStatusObject``."""
+    what = f"Tickets in {label.lower()}"
+    return {"id": sid, "agent_label": label, "raw_agent_label": label, "end_user_label": label,
+            "raw_end_user_label": label, "description": what, "raw_description": what,
+            "end_user_description": what, "raw_end_user_description": what,
+            "status_category": category, "active": active, "default": default,
+            "created_at": created, "updated_at": created}
+
+
+def render_custom_statuses(created: str | None, own: Any = CUSTOM_STATUSES
+                           ) -> dict[int, dict[str, Any]]:
+    """The defaults of the five categories, then the account's own ``(label, category[,
+    active])`` statuses; id -> status."""
+    rows = [(label, category, True, True) for label, category in _DEFAULT_STATUSES]
+    rows += [(row[0], row[1], False, row[2] if len(row) > 2 else True) for row in own]
+    out = {}
+    for i, (label, category, default, active) in enumerate(rows):
+        sid = 18_000_000_001 + i
+        out[sid] = _custom_status(sid, label, category, created, default=default, active=active)
+    return out
+
+
 def _via(channel: str | None) -> dict[str, Any]:
     return {"channel": channel if channel in VIA_CHANNELS else "web",
             "source": {"from": {}, "to": {}, "rel": None}}
 
 
-def render_ticket(t: Ticket, description: str, rating: dict | None) -> dict[str, Any]:
-    """A ticket as the ticket endpoints and the incremental export return it."""
+def render_ticket(t: Ticket, description: str, rating: dict | None,
+                  custom_status_id: int | None = None) -> dict[str, Any]:
+    """A ticket as the ticket endpoints and the incremental export return it
+    (``custom_status_id`` only on accounts with custom ticket statuses)."""
     fields = [{"id": int(k), "value": v} for k, v in t.custom_fields.items()]
     return {"url": f"{BASE}/api/v2/tickets/{t.id}.json", "id": int(t.id),
             "external_id": t.external_id, "via": _via(t.channel), "created_at": t.created_at,
@@ -178,7 +211,8 @@ def render_ticket(t: Ticket, description: str, rating: dict | None) -> dict[str,
             "collaborator_ids": [], "follower_ids": [], "email_cc_ids": [],
             "forum_topic_id": None, "problem_id": None, "has_incidents": False,
             "is_public": True, "due_at": t.due_at, "tags": list(t.tags), "custom_fields": fields,
-            "satisfaction_rating": rating, "sharing_agreement_ids": [], "custom_status_id": None,
+            "satisfaction_rating": rating, "sharing_agreement_ids": [],
+            "custom_status_id": custom_status_id,
             "fields": [dict(f) for f in fields], "followup_ids": [], "ticket_form_id": None,
             "brand_id": _int(t.product_id), "allow_channelback": False,
             "allow_attachments": True, "from_messaging_channel": False,

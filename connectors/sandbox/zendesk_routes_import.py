@@ -5,6 +5,8 @@ Imports keep ``created_at``/``updated_at``/``solved_at`` and each comment's ``au
 assignees or groups get the 422 ``RecordInvalid`` body the service sends; an empty ticket gets the
 recorded ``Description: cannot be blank``. With ``knobs.requester_collision_rate`` an inline new
 requester is answered ``409 Requester creation collision - please try again`` (text/plain).
+A ``custom_status_id`` must be one of the account's custom statuses (422 otherwise) and its
+category becomes the ticket's ``status``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from .zendesk_http import ZendeskError, not_found, read_json, record_invalid, re
 from .zendesk_routes_write import _ids, _new_user, items_of, now_iso
 from .zendesk_store import public
 
-__all__ = ["IMPORT_ROUTES", "check_ref", "comment_record"]
+__all__ = ["IMPORT_ROUTES", "check_ref", "comment_record", "custom_status"]
 
 
 def check_ref(store: Any, data: dict, key: str, table: str, agents_only: bool = False) -> None:
@@ -34,6 +36,26 @@ def check_ref(store: Any, data: dict, key: str, table: str, agents_only: bool = 
     if record is None or (agents_only and record.get("role") not in ("agent", "admin")):
         label = key.removesuffix("_id").capitalize()
         raise record_invalid(key, f"{label}: {value} is invalid", "InvalidValue")
+
+
+def custom_status(store: Any, data: dict, status: str) -> tuple[str, int | None]:
+    """The ``status`` and ``custom_status_id`` a written ticket gets.
+
+    A given ``custom_status_id`` must be one of the account's custom statuses (422 otherwise;
+    the exact body is not in the stored sources) and its category wins over a disagreeing
+    ``status`` (a closed ticket stays closed in a solved status). Without one, the ticket gets
+    its category's default status (``None`` on accounts without the feature).
+    """
+    raw = data.get("custom_status_id")
+    if raw is None:
+        return status, store.default_status_id(status)
+    found = store.custom_statuses.get(int(raw)) if str(raw).isdigit() else None
+    if found is None:
+        raise record_invalid("custom_status_id", f"Custom status: {raw} is invalid",
+                             "InvalidValue")
+    if status == "closed" and found["status_category"] == "solved":
+        return status, found["id"]
+    return found["status_category"], found["id"]
 
 
 def _requester(store: Any, knobs: Any, data: dict) -> int:
@@ -94,11 +116,12 @@ def _import_one(store: Any, knobs: Any, data: dict, archive: bool) -> dict[str, 
     check_ref(store, data, "assignee_id", "users", agents_only=True)
     check_ref(store, data, "group_id", "groups")
     check_ref(store, data, "organization_id", "organizations")
+    status, status_id = custom_status(
+        store, data, data.get("status") or ("open" if data.get("assignee_id") else "new"))
     stamp = now_iso()
     created = iso(data.get("created_at")) or stamp
     comments = _comments(store, data, requester, created)
     tid = store.new_id("ticket", store.tickets, 0)
-    status = data.get("status") or ("open" if data.get("assignee_id") else "new")
     fields = [{"id": f.get("id"), "value": f.get("value")}
               for f in (data.get("custom_fields") or data.get("fields") or [])]
     ticket = {"url": f"{R.BASE}/api/v2/tickets/{tid}.json", "id": tid,
@@ -117,7 +140,8 @@ def _import_one(store: Any, knobs: Any, data: dict, archive: bool) -> dict[str, 
               "is_public": any(c["public"] for c in comments), "due_at": data.get("due_at"),
               "tags": list(data.get("tags") or []), "custom_fields": fields,
               "satisfaction_rating": None, "sharing_agreement_ids": [],
-              "custom_status_id": None, "fields": [dict(f) for f in fields], "followup_ids": [],
+              "custom_status_id": status_id, "fields": [dict(f) for f in fields],
+              "followup_ids": [],
               "ticket_form_id": None, "brand_id": None, "allow_channelback": False,
               "allow_attachments": True, "from_messaging_channel": False,
               "support_type": "agent", "_deleted": False, "_deleted_at": None,

@@ -1,5 +1,6 @@
 """Read endpoints of the Zendesk emulator: users, roles, groups, memberships, organisations,
-ticket fields, tickets, comments, deleted tickets, CSAT, job statuses and attachment downloads.
+ticket fields, custom ticket statuses, tickets, comments, deleted tickets, CSAT, job statuses and
+attachment downloads.
 
 Incremental exports live in :mod:`zendesk_routes_export`.
 """
@@ -104,6 +105,26 @@ async def custom_roles(request: Request) -> Response:
         rows = [public(r) for r in sorted(store.custom_roles.values(), key=lambda r: r["id"])]
     return respond(request, {"custom_roles": rows, "next_page": None, "previous_page": None,
                              "count": len(rows)})
+
+
+async def custom_statuses(request: Request) -> Response:
+    """GET /custom_statuses: unpaginated, filters ``status_categories``, ``active``, ``default``.
+
+    An account without the custom ticket statuses feature answers 404 here. The stored sources
+    do not show that answer (clients treat 403 and 404 alike as "none").
+    """
+    store = _store(request)
+    if store.custom_status_feature is None:
+        raise not_found()
+    query = request.query_params
+    categories = {c.strip() for c in query.get("status_categories", "").split(",") if c.strip()}
+    with store.lock:
+        rows = [public(s) for s in sorted(store.custom_statuses.values(), key=lambda s: s["id"])]
+    rows = [s for s in rows if not categories or s["status_category"] in categories]
+    for flag in ("active", "default"):
+        if query.get(flag) in ("true", "false"):
+            rows = [s for s in rows if s[flag] == (query[flag] == "true")]
+    return respond(request, {"custom_statuses": rows})
 
 
 async def list_groups(request: Request) -> Response:
@@ -268,6 +289,7 @@ READ_ROUTES = [
     *routes(f"{_V2}/users/search", search_users),
     *routes(f"{_V2}/users/{{id:int}}", show_user),
     *routes(f"{_V2}/custom_roles", custom_roles),
+    *routes(f"{_V2}/custom_statuses", custom_statuses),
     *routes(f"{_V2}/groups", list_groups), *routes(f"{_V2}/groups/{{id:int}}", show_group),
     *routes(f"{_V2}/group_memberships", list_memberships),
     *routes(f"{_V2}/group_memberships/{{id:int}}", show_membership),

@@ -21,7 +21,7 @@ from migrator.models import iso
 
 from . import zendesk_render as R
 from .zendesk_http import not_found, read_json, record_invalid, respond, routes
-from .zendesk_routes_import import check_ref, comment_record
+from .zendesk_routes_import import check_ref, comment_record, custom_status
 from .zendesk_routes_write import _new_user
 from .zendesk_store import public
 
@@ -31,9 +31,9 @@ _STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 _PRIORITIES = (None, "low", "normal", "high", "urgent")
 _TYPES = (None, "problem", "incident", "question", "task")
 # Fields an update may change, with the table a reference must exist in.
-_FIELDS = {"status": None, "priority": None, "type": None, "subject": None, "due_at": None,
-           "external_id": None, "assignee_id": "users", "group_id": "groups",
-           "organization_id": "organizations", "requester_id": "users"}
+_FIELDS = {"status": None, "custom_status_id": None, "priority": None, "type": None,
+           "subject": None, "due_at": None, "external_id": None, "assignee_id": "users",
+           "group_id": "groups", "organization_id": "organizations", "requester_id": "users"}
 
 
 def _validate(store: Any, data: dict[str, Any]) -> None:
@@ -44,6 +44,15 @@ def _validate(store: Any, data: dict[str, Any]) -> None:
     for key, table in _FIELDS.items():
         if table and data.get(key) is not None:
             check_ref(store, data, key, table, agents_only=key == "assignee_id")
+
+
+def _with_status(store: Any, data: dict[str, Any], current: str | None) -> dict[str, Any]:
+    """``data`` with the ``status`` and ``custom_status_id`` the write leaves (a custom status
+    sets its category; a bare status its category's default custom status)."""
+    if "status" not in data and "custom_status_id" not in data:
+        return data
+    status, status_id = custom_status(store, data, data.get("status") or current)
+    return {**data, "status": status, "custom_status_id": status_id}
 
 
 def _admin_id(store: Any) -> int:
@@ -111,6 +120,7 @@ async def update_ticket(request: Request) -> Response:
             raise record_invalid("status", "Status: closed prevents ticket update",
                                  "InvalidValue")
         _validate(store, data)
+        data = _with_status(store, data, ticket["status"])
         stamp = iso(time.time())
         author = _admin_id(store)
         comment = _comment(store, data.get("comment"), author, stamp)
@@ -148,7 +158,8 @@ async def create_ticket(request: Request) -> Response:
                                              or raw.get("value")):
             raise record_invalid("base", "Description: cannot be blank", "BlankValue")
         tid = store.new_id("ticket", store.tickets, 0)
-        status = data.get("status") or ("open" if data.get("assignee_id") else "new")
+        status, status_id = custom_status(
+            store, data, data.get("status") or ("open" if data.get("assignee_id") else "new"))
         fields = [{"id": f.get("id"), "value": f.get("value")}
                   for f in data.get("custom_fields") or []]
         ticket = {
@@ -166,8 +177,9 @@ async def create_ticket(request: Request) -> Response:
             "forum_topic_id": None, "problem_id": None, "has_incidents": False,
             "is_public": raw.get("public", True) is not False, "due_at": data.get("due_at"),
             "tags": list(data.get("tags") or []), "custom_fields": fields,
-            "satisfaction_rating": None, "sharing_agreement_ids": [], "custom_status_id": None,
-            "fields": [dict(f) for f in fields], "followup_ids": [], "ticket_form_id": None,
+            "satisfaction_rating": None, "sharing_agreement_ids": [],
+            "custom_status_id": status_id, "fields": [dict(f) for f in fields],
+            "followup_ids": [], "ticket_form_id": None,
             "brand_id": None, "allow_channelback": False, "allow_attachments": True,
             "from_messaging_channel": False, "support_type": "agent",
             "_deleted": False, "_deleted_at": None, "_archived": False, "_solved_at": None}

@@ -38,6 +38,9 @@ class ZendeskStore:
         self.company = company or Company()
         self.cdn_base: str | None = None  # set by the runner when attachments get their own host
         self.requests = 0
+        # Custom ticket statuses: off (``GET /custom_statuses`` answers 404) unless the runner
+        # turns the feature on with the account's own statuses (see enable_custom_statuses).
+        self.custom_status_feature: Any = None
         self.reset()
 
     # -- building -----------------------------------------------------------------------------
@@ -54,10 +57,28 @@ class ZendeskStore:
                                 for m in c.memberships}
             self.ticket_fields = self._render_fields()
             self.custom_roles = self._render_roles()
+            self.custom_statuses = ({} if self.custom_status_feature is None else
+                                    R.render_custom_statuses(self.created_at,
+                                                             self.custom_status_feature))
             self.blobs: dict[str, tuple[Attachment | bytes, str, str]] = {}
             self.uploads: dict[str, dict] = {}
             self._render_users()
             self._render_tickets()
+
+    def enable_custom_statuses(self, own: Any = R.CUSTOM_STATUSES) -> None:
+        """Turn the custom ticket statuses feature on, with the account's own ``(label,
+        category[, active])`` statuses besides the category defaults; renders the account again
+        (so call it before any write): every ticket then has its category's default status."""
+        with self.lock:
+            self.custom_status_feature = tuple(own)
+            self.reset()
+
+    def default_status_id(self, status: str | None) -> int | None:
+        """The default custom status of a ticket status (closed tickets: solved's), or None
+        without the feature."""
+        category = "solved" if status == "closed" else status
+        return next((s["id"] for s in self.custom_statuses.values()
+                     if s["default"] and s["status_category"] == category), None)
 
     def _render_fields(self) -> dict[int, dict]:
         fields = R.render_system_fields(self.created_at)
@@ -93,7 +114,8 @@ class ZendeskStore:
             rating = ratings.get(t.id)
             short = ({"score": rating["score"], "id": rating["id"], "comment": rating["comment"]}
                      if rating else None)
-            record = R.render_ticket(t, comments[0].body if comments else "", short)
+            record = R.render_ticket(t, comments[0].body if comments else "", short,
+                                     self.default_status_id(t.status))
             record["_deleted"] = t.deleted
             record["_deleted_at"] = t.updated_at if t.deleted else None
             self.tickets[int(t.id)] = record
