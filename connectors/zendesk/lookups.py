@@ -17,7 +17,8 @@ __all__ = ["Lookups"]
 
 
 class Lookups:
-    """Lazily listed target records: custom roles, organizations, groups, fields, memberships."""
+    """Lazily listed target records: custom roles, organizations, groups, fields, memberships,
+    custom ticket statuses."""
 
     def __init__(self, client: HttpClient, *, send: Callable[..., Any] | None = None):
         self.client = client
@@ -52,6 +53,22 @@ class Lookups:
             return {r["name"].strip().lower(): int(r["id"])
                     for r in body.get("custom_roles") or []}
         return self._get("roles", build)
+
+    def custom_statuses(self) -> dict[str, dict]:
+        """Active custom ticket status label (lower case) -> the status as Zendesk lists it.
+
+        Empty when the account lacks the custom ticket statuses feature (403/404). Listed once,
+        and only when a ticket's status is not a built-in one.
+        """
+        def build() -> dict[str, dict]:
+            """List the statuses once (the endpoint has no pagination)."""
+            response = self.client.request("GET", "/api/v2/custom_statuses", ok=(403, 404))
+            if response.status_code in (403, 404):
+                return {}
+            return {s["agent_label"].strip().lower(): s
+                    for s in response.json().get("custom_statuses") or []
+                    if s.get("active", True) and (s.get("agent_label") or "").strip()}
+        return self._get("statuses", build)
 
     def organizations(self) -> dict[str, str]:
         """Organization name (lower case) -> id."""

@@ -8,7 +8,7 @@ them as integers. Bodies validate against the official OAS request schemas (test
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from migrator.models import (
     STATUSES, Agent, Comment, EndUser, Group, Membership, Organization, Ticket, TicketField,
@@ -16,7 +16,7 @@ from migrator.models import (
 
 __all__ = ["zid", "render_organization", "render_user", "render_group", "render_membership",
            "render_ticket_field", "render_field_option", "render_ticket", "render_comment",
-           "TICKET_TYPES", "FIELD_TYPES"]
+           "ticket_status", "is_builtin_status", "TICKET_TYPES", "FIELD_TYPES"]
 
 TICKET_TYPES = frozenset({"problem", "incident", "question", "task"})
 # canonical TicketField.type -> Zendesk type (reference §4.9)
@@ -120,22 +120,28 @@ def render_comment(c: Comment, *, author_id: int, uploads: Iterable[str] = ()
 def render_ticket(t: Ticket, source_id: str, *, placeholder_id: int | None,
                   field_ids: dict[str, int], uploads: dict[str, list[str]],
                   tags: Iterable[str] = (), tag_fields: frozenset[int] = frozenset(),
+                  custom_statuses: Mapping[str, dict] | None = None,
                   ) -> tuple[dict[str, Any], list[str]]:
     """A ticket for the Ticket Import API, with every comment inline.
 
+    ``custom_statuses`` (active label, lower case -> the target's custom status) is needed only
+    when the status is not a built-in one (:func:`ticket_status`).
     Returns the body and notes on what had to change (placeholder authors, unknown fields).
     """
     notes: list[str] = []
     requester = zid(t.requester_id)
+    status, custom_status_id, status_note = ticket_status(t.status, custom_statuses)
     body: dict[str, Any] = {
-        "subject": t.subject or "(no subject)", "status": _status(t.status),
+        "subject": t.subject or "(no subject)", "status": status,
+        "custom_status_id": custom_status_id,
         "priority": t.priority if t.priority in ("low", "normal", "high", "urgent") else None,
         "type": (t.type or "").lower() if (t.type or "").lower() in TICKET_TYPES else None,
         "assignee_id": zid(t.assignee_id), "group_id": zid(t.group_id),
         "organization_id": zid(t.organization_id), "external_id": source_id,
         "tags": sorted(set(t.tags) | set(tags)) or None,
         "created_at": t.created_at, "updated_at": t.updated_at,
-        "solved_at": t.solved_at if body_solved(t) else None,
+        # Zendesk keeps solved_at only for solved or closed tickets
+        "solved_at": t.solved_at if status in ("solved", "closed") else None,
     }
     if requester is not None:
         body["requester_id"] = requester
@@ -148,8 +154,8 @@ def render_ticket(t: Ticket, source_id: str, *, placeholder_id: int | None,
         notes.append("requester unknown in the target: placeholder user used")
     if t.type and body["type"] is None:
         notes.append(f"type {t.type!r} is not a Zendesk ticket type: left empty")
-    if t.status not in STATUSES:
-        notes.append(f"status {t.status!r} is not a Zendesk status: imported as open")
+    if status_note:
+        notes.append(status_note)
     body["custom_fields"], missing = _fields(t.custom_fields, field_ids, tag_fields)
     if missing:
         notes.append("custom fields not in the target, dropped: " + ", ".join(sorted(missing)))
@@ -164,13 +170,35 @@ def render_ticket(t: Ticket, source_id: str, *, placeholder_id: int | None,
     return _clean(body), notes
 
 
-def body_solved(t: Ticket) -> bool:
-    """Zendesk keeps ``solved_at`` only for solved or closed tickets."""
-    return _status(t.status) in ("solved", "closed")
-
-
 def _status(status: str | None) -> str:
     return status if status in STATUSES else "open"
+
+
+def is_builtin_status(status: str | None) -> bool:
+    """True for Zendesk's own statuses: no custom status needs to be looked up."""
+    return status in STATUSES
+
+
+def ticket_status(status: str | None, custom_statuses: Mapping[str, dict] | None
+                  ) -> tuple[str, int | None, str | None]:
+    """The ``status`` to send, the ``custom_status_id`` (or ``None``) and a note on any loss.
+
+    A status that is not a built-in one is matched to an active custom status of the target by
+    its agent label, case-insensitively; Zendesk then wants the status's category as ``status``
+    (reference §4.1). Anything else is imported as open, and the note says what the target has.
+    """
+    if is_builtin_status(status):
+        return _status(status), None, None
+    if not status:
+        return "open", None, "the ticket has no status: imported as open"
+    found = (custom_statuses or {}).get(str(status).strip().lower())
+    if found and found.get("status_category") in STATUSES and zid(found.get("id")):
+        return found["status_category"], zid(found["id"]), None
+    labels = sorted({s.get("agent_label") or k for k, s in (custom_statuses or {}).items()})
+    has = (f"the target's custom statuses are: {', '.join(labels)}" if labels
+           else "the target has no custom statuses")
+    return "open", None, (f"status {status!r} is not a Zendesk status nor a custom status of the "
+                          f"target ({has}): imported as open")
 
 
 def _fields(values: dict[str, Any], field_ids: dict[str, int], tag_fields: frozenset[int]

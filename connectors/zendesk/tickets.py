@@ -3,6 +3,8 @@
 Kept apart from :mod:`connectors.zendesk.load` because tickets carry the most rules (§5.3):
 attachments are uploaded right before their batch (tokens expire), authors with no target user
 become the placeholder agent (reported), recovering items are looked up by external_id first.
+A status that is not one of Zendesk's own is sent as the target's custom status of that label
+(``custom_status_id`` and its category); the custom statuses are listed once, when first needed.
 """
 
 from __future__ import annotations
@@ -58,9 +60,12 @@ def prepare_tickets(target: "ZendeskTarget", items: list["LoadItem"]
         tokens, upload_notes = upload_ticket_attachments(
             target.client, ticket, roots=[item.attachments_dir, target.workdir],
             max_bytes=target.capabilities.max_attachment_bytes)
+        statuses = (None if render.is_builtin_status(ticket.status) or not ticket.status
+                    else target.lookups.custom_statuses())
         bodies[i], render_notes = render.render_ticket(
             ticket, item.source_id, placeholder_id=placeholder, field_ids=field_ids,
-            uploads=tokens, tags=target.options.tags, tag_fields=tag_fields)
+            uploads=tokens, tags=target.options.tags, tag_fields=tag_fields,
+            custom_statuses=statuses)
         if upload_notes or render_notes:
             notes[i] = upload_notes + render_notes
 

@@ -3,11 +3,14 @@
 The loader runs against a mocked account; each JSON request it sends is matched to its OAS
 operation by method and path template and validated against that operation's request-body schema
 (``$ref``s resolved inside the spec). A few bulk operations declare no request body in the OAS;
-their bodies are checked against the object schema the envelope carries.
+their bodies are checked against the object schema the envelope carries. The sandbox's custom
+ticket statuses (``ListCustomStatuses``, and ``custom_status_id`` on imported tickets) are
+checked against the response schemas.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 
 import httpx
@@ -95,6 +98,9 @@ def _run_loader(target, router, tmp_path):
               httpx.Response(201, json={"custom_field_option": {"id": 1}}))
     router.on("POST", "/api/v2/uploads", httpx.Response(201, json={"upload": {"token": "t"}}))
     router.on("POST", "/api/v2/imports/tickets", httpx.Response(201, json={"ticket": {"id": 5}}))
+    router.on("GET", "/api/v2/custom_statuses", {"custom_statuses": [
+        {"id": 71, "agent_label": "Waiting on vendor", "status_category": "pending",
+         "active": True}]})
 
     def load(entity, *items):
         return target.collect(target.submit(entity, list(items)))
@@ -123,7 +129,9 @@ def _run_loader(target, router, tmp_path):
                                       created_at="2020-01-01T00:00:00Z", attachments=[att]),
                               Comment(id="c2", ticket_id="t1", author_id="3", body="n",
                                       html_body="<b>n</b>", public=False)])
-    load(Entity.TICKETS, LoadItem("t1", ticket))
+    vendor = Ticket(id="t3", subject="V", status="waiting on vendor", requester_id="3",
+                    comments=[Comment(id="c4", ticket_id="t3", author_id="3", body="v")])
+    load(Entity.TICKETS, LoadItem("t1", ticket), LoadItem("t3", vendor))
     # the one-by-one import path (a batch refused as a whole)
     router.on("POST", "/api/v2/imports/tickets/create_many",
               httpx.Response(400, json={"error": "TooManyValues"}))
@@ -160,6 +168,8 @@ def test_loader_request_bodies_validate_against_oas(oas, target, router, tmp_pat
         checked += 1
     assert seen == EXPECTED_OPERATIONS
     assert checked >= 9
+    imported = router.body(router.calls("POST", "/api/v2/imports/tickets/create_many")[0])
+    assert imported["tickets"][1]["custom_status_id"] == 71  # in TicketImportInput, validated
 
 
 @pytest.mark.parametrize("path,body", [
@@ -170,3 +180,86 @@ def test_loader_request_bodies_validate_against_oas(oas, target, router, tmp_pat
 def test_the_schemas_catch_wrong_bodies(oas, path, body):
     template, op = _operation(oas, "POST", path)
     assert list(OAS30Validator(_schema(oas, "POST", template, op)).iter_errors(body))
+
+
+def _nullable(node):
+    """Let every typed value be null: the real service sends null for fields the OAS does not
+    mark nullable (the sandbox's own OAS test relaxes the spec the same way)."""
+    if isinstance(node, dict):
+        if "oneOf" in node:
+            node["anyOf"] = node.pop("oneOf")
+        if "type" in node:
+            node["nullable"] = True
+            if "enum" in node and None not in node["enum"]:
+                node["enum"] = [*node["enum"], None]
+        for value in node.values():
+            _nullable(value)
+    elif isinstance(node, list):
+        for value in node:
+            _nullable(value)
+
+
+@pytest.fixture(scope="session")
+def relaxed_oas(oas):
+    spec = copy.deepcopy(oas)
+    _nullable(spec)
+    return spec
+
+
+def _response_errors(oas, method, path, status, body) -> list[str]:
+    template, op = _operation(oas, method, path)
+    response = op["responses"][str(status)]
+    if "$ref" in response:
+        response = oas["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    schema = response["content"]["application/json"]["schema"]
+    validator = OAS30Validator({**schema, "components": oas["components"]})
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:160]}"
+            for e in validator.iter_errors(body)]
+
+
+@pytest.mark.e2e
+def test_sandbox_custom_statuses_answers_match_the_oas(oas, relaxed_oas):
+    run = pytest.importorskip("connectors.sandbox.run")
+    auth = ("admin@sandbox.test/token", "sandbox-token")
+    with run.start_sandbox("zendesk", tickets=2, custom_statuses=True) as on, \
+            run.start_sandbox("zendesk", tickets=2) as off:
+        assert httpx.get(f"{off.url}/api/v2/custom_statuses", auth=auth).status_code == 404
+        with httpx.Client(base_url=on.url, auth=auth) as c:
+            listed = c.get("/api/v2/custom_statuses").raise_for_status().json()
+            assert not _response_errors(oas, "GET", "/api/v2/custom_statuses", 200, listed)
+            rows = listed["custom_statuses"]
+            assert {r["agent_label"] for r in rows} >= {"Waiting on vendor",
+                                                        "Escalated to engineering"}
+            assert set(rows[0]) >= {"id", "agent_label", "status_category", "active",
+                                    "default", "end_user_label", "created_at"}
+            vendor = next(r for r in rows if r["agent_label"] == "Waiting on vendor")
+            pending = c.get("/api/v2/custom_statuses",
+                            params={"status_categories": "pending", "default": "false"}).json()
+            assert [r["id"] for r in pending["custom_statuses"]] == [vendor["id"]]
+            requester = next(iter(on.store.users))
+            body = {"ticket": {"subject": "x", "status": "open", "requester_id": requester,
+                               "custom_status_id": vendor["id"],
+                               "comments": [{"author_id": requester, "value": "hi"}]}}
+            made = c.post("/api/v2/imports/tickets", json=body)
+            assert made.status_code == 201
+            assert not _response_errors(relaxed_oas, "POST", "/api/v2/imports/tickets", 201,
+                                        made.json())
+            ticket = made.json()["ticket"]
+            assert (ticket["status"], ticket["custom_status_id"]) == ("pending", vendor["id"])
+            shown = c.get(f"/api/v2/tickets/{ticket['id']}").json()
+            assert not _response_errors(relaxed_oas, "GET", f"/api/v2/tickets/{ticket['id']}",
+                                        200, shown)
+            assert shown["ticket"]["custom_status_id"] == vendor["id"]
+            escalated = next(r for r in rows if r["agent_label"] == "Escalated to engineering")
+            put = c.put(f"/api/v2/tickets/{ticket['id']}",
+                        json={"ticket": {"custom_status_id": escalated["id"]}}).json()["ticket"]
+            assert (put["status"], put["custom_status_id"]) == ("open", escalated["id"])
+            put = c.put(f"/api/v2/tickets/{ticket['id']}",
+                        json={"ticket": {"status": "solved"}}).json()["ticket"]
+            solved = next(r for r in rows if r["default"] and r["status_category"] == "solved")
+            assert (put["status"], put["custom_status_id"]) == ("solved", solved["id"])
+            body["ticket"]["custom_status_id"] = 424242
+            refused = c.post("/api/v2/imports/tickets", json=body)
+            assert refused.status_code == 422
+            assert refused.json()["error"] == "RecordInvalid"
+            assert "custom_status_id" in refused.json()["details"]
