@@ -1,7 +1,7 @@
 """Budget use against the sandboxes at emulated plans, through the real engine and connectors.
 
 A scenario starts the source sandbox (seeded) and, for a migration, an empty target sandbox,
-both with a plan and a short window (a "minute" lasts ``window`` seconds, the per-window limits
+each in its own process as a real service is (:mod:`bench.remote`), both with a plan and a short window (a "minute" lasts ``window`` seconds, the per-window limits
 are the plan's). It writes a project file as a user would, runs ``export`` and ``migrate`` with
 ``migrator.engine.commands`` and reads each sandbox's counters once per server window
 (:mod:`bench.windows`). The result per phase and bucket: steady share of the limit, 429 share.
@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from bench.remote import RemoteSandbox
 from bench.windows import WindowSampler, bucket_use
 
 __all__ = ["Scenario", "SCENARIOS", "run_scenario", "binding"]
@@ -100,18 +101,17 @@ def _phase(name: str, fn: Any, samplers: dict[str, WindowSampler]) -> dict[str, 
 
 def run_scenario(sc: Scenario, *, quick: bool = False) -> dict[str, Any]:
     """Run one scenario; return per-phase timings and per-bucket use on both sandboxes."""
-    from connectors.sandbox.run import start_sandbox
     from migrator.engine import commands
     from migrator.project import Project
     tickets = sc.quick_tickets if quick and sc.quick_tickets else sc.tickets
     boxes, samplers = [], {}
     try:
-        src = start_sandbox(sc.source, tickets=tickets, plan=sc.source_plan, window=sc.window)
+        src = RemoteSandbox(sc.source, tickets=tickets, plan=sc.source_plan, window=sc.window)
         boxes.append(src)
         samplers["source"] = WindowSampler(src).start()
         dst = None
         if sc.target:
-            dst = start_sandbox(sc.target, tickets=tickets, empty=True, plan=sc.target_plan,
+            dst = RemoteSandbox(sc.target, tickets=tickets, empty=True, plan=sc.target_plan,
                                 window=sc.window)
             boxes.append(dst)
             samplers["target"] = WindowSampler(dst).start()

@@ -89,8 +89,8 @@ def _resume(r: dict) -> list[dict]:
                  t is not None and t < TARGETS["restart_s"]),
             _row(f"resume: work redone, batches per step (records {r['redone_records']})", n,
                  "<= 1 batch", n / TARGETS["redone_batches"], n <= TARGETS["redone_batches"]),
-            _row("resume: records created by both runs", r.get("created_twice"), "0", None,
-                 r.get("created_twice") == 0)]
+            *([_row("resume: records created by both runs", r["created_twice"], "0", None,
+                    r["created_twice"] == 0)] if "created_twice" in r else [])]
 
 
 def _peer(r: dict) -> list[dict]:

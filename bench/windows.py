@@ -17,15 +17,24 @@ from typing import Any
 __all__ = ["WindowSampler", "bucket_use"]
 
 
-def _counters(sandbox: Any) -> dict[str, tuple[int, int, int]]:
-    """bucket -> (credits used, accepted calls, 429s) so far."""
-    limiter = sandbox.app.state.limiter
-    credits = getattr(sandbox.app.state, "credits", None)
-    out = {}
-    for name, b in limiter.buckets.items():
-        used = credits[name] if credits is not None else b.ok
-        out[name] = (int(used), int(b.ok), int(b.throttled))
+def bucket_stats(sandbox: Any) -> dict[str, dict[str, Any]]:
+    """bucket -> limit, window, window_start, ok, throttled[, credits], from a sandbox served in
+    this process (``start_sandbox``) or by its own (:class:`bench.remote.RemoteSandbox`)."""
+    if hasattr(sandbox, "buckets"):
+        return sandbox.buckets()
+    state = sandbox.app.state
+    out = state.limiter.stats()
+    for name, row in out.items():
+        if getattr(state, "credits", None) is not None:
+            row["credits"] = state.credits[name]
     return out
+
+
+def _counters(sandbox: Any) -> dict[str, tuple[int, int, int]]:
+    """bucket -> (credits used, accepted calls, 429s) so far (credits: Freshdesk's include costs;
+    Zendesk counts calls)."""
+    return {name: (int(b.get("credits", b["ok"])), int(b["ok"]), int(b["throttled"]))
+            for name, b in bucket_stats(sandbox).items()}
 
 
 @dataclass
@@ -44,11 +53,11 @@ class WindowSampler:
     samples: list[Sample] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        limiter = self.sandbox.app.state.limiter
-        first = next(iter(limiter.buckets.values()))
-        self.window = first.window
-        self.origin = first.window_start
-        self.limits = {n: b.limit for n, b in limiter.buckets.items()}
+        buckets = bucket_stats(self.sandbox)
+        first = next(iter(buckets.values()))
+        self.window = first["window"]
+        self.origin = first["window_start"]  # time.monotonic(): one clock for every process
+        self.limits = {n: b["limit"] for n, b in buckets.items()}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="bench-sampler")
 
