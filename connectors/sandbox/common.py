@@ -60,7 +60,7 @@ class Bucket:
 
     def stats(self) -> dict[str, Any]:
         return {"limit": self.limit, "window": self.window, "ok": self.ok,
-                "throttled": self.throttled}
+                "throttled": self.throttled, "window_start": self.window_start}
 
 
 class Limiter:
