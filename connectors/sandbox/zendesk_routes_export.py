@@ -161,9 +161,16 @@ async def ticket_events(request: Request) -> Response:
     """GET /incremental/ticket_events; comments inside ``child_events`` with comment_events."""
     store = request.app.state.store
     comments = "comment_events" in (request.query_params.get("include") or "")
+    start = _start_time(request)
+    per_page = int_param(request, "per_page", 1000, maximum=1000)
     with store.lock:
-        rows = []
-        for audit in store.audits:
+        rows: list[tuple[int, dict]] = []
+        # Only this page's audits are rendered (plus one past it, so the page knows it is not
+        # the last): the account's whole history once per page made a long export quadratic.
+        for audit in sorted((a for a in store.audits if a["timestamp"] >= start),
+                            key=lambda a: (a["timestamp"], a["id"])):
+            if len(rows) > per_page and rows[-1][0] != rows[per_page - 1][0]:
+                break
             event = public(audit)
             children = list(audit["child_events"])
             if comments:  # like comments without include_inline_images: no inline images
