@@ -123,12 +123,13 @@ def attachment_bytes(attachment: Attachment) -> bytes:
     return _text(attachment.id, size)
 
 
+def _rng(key: str) -> random.Random:
+    return random.Random(hashlib.sha256(key.encode()).digest())
+
+
 def _filler(key: str, size: int) -> bytes:
-    out, block = bytearray(), hashlib.sha256(key.encode()).digest()
-    while len(out) < size:
-        block = hashlib.sha256(block).digest()
-        out += block
-    return bytes(out[:size])
+    """``size`` pseudo-random bytes seeded by ``key`` (a sandbox serves thousands: it is fast)."""
+    return _rng(key).randbytes(max(0, size))
 
 
 def _padded(head: bytes, tail: bytes, key: str, size: int) -> bytes:
@@ -137,12 +138,12 @@ def _padded(head: bytes, tail: bytes, key: str, size: int) -> bytes:
 
 
 def _text(key: str, size: int) -> bytes:
-    line_no, out = 0, bytearray()
-    while len(out) < size:
-        digest = hashlib.sha1(f"{key}:{line_no}".encode()).hexdigest()[:16]
-        out += f"2024-01-01T00:00:{line_no % 60:02d}Z INFO hub[{key}] event={digest}\n".encode()
-        line_no += 1
-    return bytes(out[:size])
+    """A log file: lines with a per-line event id, seeded by ``key``."""
+    line = len(f"2024-01-01T00:00:00Z INFO hub[{key}] event=0123456789abcdef\n")
+    ids = _rng(key).randbytes(8 * (size // line + 1)).hex()
+    out = "".join(f"2024-01-01T00:00:{n % 60:02d}Z INFO hub[{key}] event={ids[16 * n:16 * n + 16]}\n"
+                  for n in range(size // line + 1))
+    return out.encode()[:size]
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
