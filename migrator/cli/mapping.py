@@ -84,7 +84,8 @@ def _ticket_values(target: Any, kind: str) -> dict[str, list[str]]:
             return {"types": list(by_name.get("ticket_type") or []), "statuses": custom}
         body = client.get_json("/api/v2/custom_statuses") or {}
         return {"statuses": [c["agent_label"] for c in body.get("custom_statuses", [])
-                             if c.get("active", True) and c.get("agent_label")]}
+                             if c.get("active", True) and c.get("agent_label")
+                             and not c.get("default")]}  # not the five category defaults
     except (MigratorError, AttributeError, TypeError, ValueError):
         return {}
 
