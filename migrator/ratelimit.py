@@ -43,8 +43,10 @@ class Budget:
         per_minute: requests allowed per window; ``None`` or ``0`` means unlimited.
         window: the length of the vendor's window in seconds (60 for every vendor we know).
         safety: the share of the limit we aim for, so clock skew never costs a 429.
-        burst: how many tokens may accumulate (one by default), which keeps any window of the
-            server's within the limit.
+        burst: how many tokens may accumulate. By default the room the safety share leaves
+            (``per_minute * (1 - safety)``, at least one): any server window then sees at most
+            ``burst + rate * window <= per_minute`` of our requests, and a token that is not taken
+            the moment it is due (threads wake late, the interpreter lock) is not lost.
     """
 
     def __init__(
@@ -72,11 +74,13 @@ class Budget:
             self._rate = 0.0  # unlimited
             self._burst = 1.0
             return
-        # Any server window of length W sees at most burst + rate * W of our requests, so the
-        # burst is one request and the rate leaves room for it even on tiny limits (10/min).
+        # Any server window of length W sees at most burst + rate * W of our requests: the rate
+        # leaves room for a burst of at least one even on tiny limits (10/min), and the burst is
+        # that room (21 requests at 700/min), so tokens due while no thread was awake to take
+        # them are still there a moment later.
         safety = min(self.safety, 1.0 - 1.0 / self.per_minute) if self.per_minute > 1 else 0.5
         self._rate = self.per_minute * safety / self.window
-        self._burst = self._burst_override or 1.0
+        self._burst = self._burst_override or max(1.0, float(int(self.per_minute * (1 - safety))))
 
     @property
     def unlimited(self) -> bool:
