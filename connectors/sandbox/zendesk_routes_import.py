@@ -153,8 +153,7 @@ def _import_one(store: Any, knobs: Any, data: dict, archive: bool) -> dict[str, 
         audit = store._audit(keyed, ticket, comment["created_at"], str(comment["author_id"]))
         comment["audit_id"] = audit["id"]
         audit["_comments"].append(comment)
-    store.comments[tid] = comments
-    store.audits.sort(key=lambda a: (a["timestamp"], a["id"]))
+    store.comments[tid] = comments  # audits are put in time order by the events export
     return ticket
 
 
@@ -225,12 +224,15 @@ def _purge(store: Any, ids: list[int]):
     """Permanent deletion of soft-deleted tickets; the job's results are ``{"success": true}``
     (an object, not a list: reference §5.4, zenpy TestDeletedTickets)."""
     def work() -> dict[str, Any]:
+        gone = set()
         for tid in ids:
             ticket = store.tickets.get(tid)
             if ticket is not None and ticket["_deleted"]:
                 del store.tickets[tid]
                 store.comments.pop(tid, None)
-                store.audits = [a for a in store.audits if a["ticket_id"] != tid]
+                gone.add(tid)
+        if gone:  # one pass over the history, not one per ticket
+            store.audits = [a for a in store.audits if a["ticket_id"] not in gone]
         return {"success": True}
     return work
 

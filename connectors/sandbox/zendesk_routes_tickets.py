@@ -79,7 +79,6 @@ def _audit(store: Any, ticket: dict, author: int, stamp: str, changes: list[dict
         comment["audit_id"] = audit["id"]
         audit["_comments"].append(comment)
         store.comments.setdefault(ticket["id"], []).append(comment)
-    store.audits.sort(key=lambda a: (a["timestamp"], a["id"]))
     events = [{"id": c["id"], "type": c["type"], "field_name": c["field_name"],
                "value": c[c["field_name"]],
                **({"previous_value": c["previous_value"]} if "previous_value" in c else {})}
