@@ -56,7 +56,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              quick_tickets=80),
     Scenario("zd-to-fd-pro", "zendesk", "enterprise", 400, "freshdesk", "pro", window=3.0,
              quick_tickets=80),
-    Scenario("fd-to-zd-enterprise", "freshdesk", "pro", 1500, "zendesk", "enterprise",
+    Scenario("fd-to-zd-enterprise", "freshdesk", "pro", 3000, "zendesk", "enterprise",
              quick_tickets=300),
     # zd-to-fd-growth again, export and load overlapped: compare its wall time with the sum of
     # zd-to-fd-growth's export and migrate phases.
