@@ -49,9 +49,12 @@ def _wait_forever() -> None:
               help="How long a Zendesk background job takes.")
 @click.option("--window", type=click.FloatRange(0.1, 3600), default=60.0, show_default=True,
               help="Seconds per rate-limit window.")
+@click.option("--custom-statuses", is_flag=True, help="Zendesk: the account has custom ticket "
+              "statuses (a few seeded ones, e.g. 'Waiting on vendor'); off, /custom_statuses "
+              "answers 404.")
 def sandbox(kind: str, port: int, seed: int, tickets: int, empty: bool, plan: str | None,
             latency: float, rate_429: float, rate_503: float, drop_rate: float,
-            job_seconds: float, window: float) -> None:
+            job_seconds: float, window: float, custom_statuses: bool) -> None:
     """Serve an emulated Zendesk or Freshdesk account, seeded with a demo company."""
     from connectors.sandbox.common import Faults, SandboxKnobs
     from connectors.sandbox.run import start_sandbox
@@ -59,8 +62,10 @@ def sandbox(kind: str, port: int, seed: int, tickets: int, empty: bool, plan: st
     knobs = SandboxKnobs(plan=plan, latency=latency, job_seconds=job_seconds, window=window,
                          faults=Faults(rate_429=rate_429, rate_503=rate_503,
                                        drop_rate=drop_rate, seed=seed))
+    if custom_statuses and kind != "zendesk":
+        raise click.UsageError("--custom-statuses is a Zendesk sandbox setting")
     running = start_sandbox(kind, seed=seed, tickets=tickets, empty=empty, knobs=knobs,
-                            port=port)
+                            port=port, custom_statuses=custom_statuses)
     for line in _describe(running):
         click.echo(line)
     try:

@@ -124,3 +124,10 @@ def test_check_failure_is_exit_2_with_the_table(project, monkeypatch):
                                                             "set ZENDESK_SOURCE_TOKEN")])
     result = run(path, "check")
     assert result.exit_code == 2 and "1 checks failed" in result.output and "FAIL" in result.output
+
+
+def test_sandbox_custom_statuses_is_a_zendesk_setting():
+    runner = CliRunner()
+    assert "--custom-statuses" in runner.invoke(cli, ["sandbox", "--help"]).output
+    result = runner.invoke(cli, ["sandbox", "freshdesk", "--custom-statuses"])
+    assert result.exit_code == 2 and "Zendesk sandbox setting" in result.output
