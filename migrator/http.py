@@ -17,7 +17,7 @@ import ipaddress
 import logging
 import random
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urljoin, urlsplit
@@ -107,6 +107,24 @@ class RetryPolicy:
     base_backoff: float = 0.5
     max_backoff: float = 30.0
     default_retry_after: float = 10.0
+
+
+def retry_policy_for(extra: dict[str, Any] | None, base: RetryPolicy | None = None) -> RetryPolicy:
+    """``base`` with the endpoint's ``retry_backoff`` (seconds before the first retry of a
+    transient failure; it doubles up to ``max_backoff``), when migration.yaml sets one."""
+    base = base or RetryPolicy()
+    value = (extra or {}).get("retry_backoff")
+    if value is None:
+        return base
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 <= seconds <= base.max_backoff:
+        raise ConfigError(f"retry_backoff must be a number of seconds from 0 to "
+                          f"{base.max_backoff:g}, got {value!r}",
+                          hint="e.g. `retry_backoff: 0.5` in the endpoint's section")
+    return replace(base, base_backoff=seconds)
 
 
 @dataclass

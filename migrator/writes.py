@@ -57,7 +57,8 @@ class OnceClient:
             except TransientError as exc:
                 if not any(mark in exc.message for mark in _NOT_SENT):
                     raise Unknown(exc.message) from None
-                self._sleep(min(30.0, 0.5 * 2 ** attempt))
+                policy = self._once.retry  # the endpoint's backoff, doubling per attempt
+                self._sleep(min(policy.max_backoff, policy.base_backoff * 2 ** attempt))
         raise TransientError(f"{self.what}: {method} {path} kept failing",
                              hint="the state is saved; run the same command again to continue")
 

@@ -16,7 +16,7 @@ import httpx
 
 from migrator.config import EndpointConfig, Options
 from migrator.errors import ConfigError
-from migrator.http import HostOnlyAuth, HttpClient, RetryPolicy, check_base_url
+from migrator.http import HostOnlyAuth, HttpClient, RetryPolicy, check_base_url, retry_policy_for
 from migrator.ratelimit import BudgetSet
 
 __all__ = ["PLAN_LIMITS", "API", "base_url_for", "build_client", "choose_budgets",
@@ -114,7 +114,8 @@ def build_client(cfg: EndpointConfig, *, options: Options, what: str,
         # it, so tokens do not pile up (a steady 97% of each limit instead).
         budgets=BudgetSet(_limits(cfg, what), window=window, burst=1.0),
         choose_budgets=choose_budgets, header_hook=freshdesk_header_hook, what=what,
-        max_in_flight=options.max_in_flight, transport=transport, retry=retry,
+        max_in_flight=options.max_in_flight, transport=transport,
+        retry=retry_policy_for(extra, retry),
     )
 
 

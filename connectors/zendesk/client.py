@@ -16,7 +16,7 @@ import httpx
 
 from migrator.config import EndpointConfig
 from migrator.errors import ConfigError
-from migrator.http import HostOnlyAuth, HttpClient, check_base_url
+from migrator.http import HostOnlyAuth, HttpClient, check_base_url, retry_policy_for
 from migrator.ratelimit import BudgetSet
 
 __all__ = ["PLAN_LIMITS", "plan_limits", "base_url_for", "auth_for", "choose_budgets",
@@ -132,6 +132,7 @@ def build_client(cfg: EndpointConfig, *, what: str, max_in_flight: int = 8,
             limits[bucket] = float(extra[f"{bucket}_limit"])
     # `rate_window` (seconds) matches a sandbox run with shortened windows; vendors use 60.
     budgets = BudgetSet(limits, window=float(extra.get("rate_window", 60.0)))
+    kw["retry"] = retry_policy_for(extra, kw.get("retry"))
     return HttpClient(base, auth=auth_for(cfg, base, what), budgets=budgets,
                       choose_budgets=choose_budgets, header_hook=zendesk_header_hook, what=what,
                       max_in_flight=max_in_flight, transport=transport, **kw)

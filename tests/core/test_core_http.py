@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from migrator.errors import ConfigError, RateLimitedError, RecordError, TransientError, redact
-from migrator.http import HostOnlyAuth, HttpClient, RetryPolicy, check_base_url, parse_rate_headers
+from migrator.http import (HostOnlyAuth, HttpClient, RetryPolicy, check_base_url, parse_rate_headers,
+                           retry_policy_for)
 from migrator.ratelimit import Budget, BudgetSet
 
 BASE = "https://acme.zendesk.com"
@@ -183,3 +184,12 @@ def test_redact_masks_credentials_but_not_prose(text, secret, kept):
         assert secret not in out and "***" in out
     else:
         assert out == text
+
+
+def test_retry_backoff_comes_from_the_endpoint_settings():
+    assert retry_policy_for({}) == RetryPolicy()
+    once = retry_policy_for({"retry_backoff": "0.05"}, RetryPolicy(max_attempts=1))
+    assert (once.base_backoff, once.max_attempts) == (0.05, 1)
+    for bad in ("soon", -1, 31):
+        with pytest.raises(ConfigError, match="retry_backoff must be a number of seconds"):
+            retry_policy_for({"retry_backoff": bad})

@@ -1,7 +1,8 @@
 """A full migration through injected faults (10% 429, 5% 503, dropped connections, also dropped
 *after* the request took effect) on both sandboxes, with the state on SQLite and on PostgreSQL,
 finishes with the same exact result: each record once, verify clean (issue 6). The faults'
-Retry-After is shortened to 0.2 s (real services send whole seconds) so the full run stays quick;
+Retry-After is shortened to 0.05 s (real services send whole seconds) and the first retry backoff
+to 0.05 s (the endpoint's ``retry_backoff``) so the full run stays quick;
 a step past its retries stops cleanly and the same command is run again, as a user would."""
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def _run(tmp_path, monkeypatch, state_url, faults, *, source_faults: bool = Fals
         path = write_demo_project(tmp_path, source.url, target.url)
         data = yaml.safe_load(path.read_text())
         data["state"] = state_url  # SQLite and PostgreSQL
+        for side in ("source", "target"):  # retries wait 0.05 s, 0.1 s, ... (default 0.5 s)
+            data[side]["retry_backoff"] = 0.05
         path.write_text(yaml.safe_dump(data))
         for _ in range(5):  # past its retries a step stops cleanly; the same command resumes
             try:
@@ -56,9 +59,9 @@ def _run(tmp_path, monkeypatch, state_url, faults, *, source_faults: bool = Fals
 def test_migration_through_429_503_and_dropped_connections(tmp_path, monkeypatch, state_url):
     _run(tmp_path, monkeypatch, state_url, source_faults=True,
          faults=lambda seed: Faults(rate_429=0.10, rate_503=0.05, drop_rate=0.03, seed=seed,
-                                    retry_after=0.2))
+                                    retry_after=0.05))
 
 
 def test_connection_dropped_after_the_target_took_the_request(tmp_path, monkeypatch, state_url):
     _run(tmp_path, monkeypatch, state_url, source_faults=True,
-         faults=lambda seed: Faults(drop_after_rate=0.10, seed=seed, retry_after=0.2))
+         faults=lambda seed: Faults(drop_after_rate=0.10, seed=seed, retry_after=0.05))
