@@ -1,7 +1,8 @@
 """Budget use against the sandboxes at emulated plans, through the real engine and connectors.
 
 A scenario starts the source sandbox (seeded) and, for a migration, an empty target sandbox,
-each in its own process as a real service is (:mod:`bench.remote`), both with a plan and a short window (a "minute" lasts ``window`` seconds, the per-window limits
+each in its own process as a real service is (:mod:`bench.remote`), both with a plan and a
+short window (a "minute" lasts ``window`` seconds, the per-window limits
 are the plan's). It writes a project file as a user would, runs ``export`` and ``migrate`` with
 ``migrator.engine.commands`` and reads each sandbox's counters once per server window
 (:mod:`bench.windows`). The result per phase and bucket: steady share of the limit, 429 share.

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class RemoteSandbox:
-    """``start_sandbox(kind, **kwargs)`` in a child process: ``.url``, ``.buckets()``, ``.stop()``."""
+    """``start_sandbox(kind, **kwargs)`` in a child: ``.url``, ``.buckets()``, ``.stop()``."""
 
     def __init__(self, kind: str, **kwargs: Any):
         self.kind = kind

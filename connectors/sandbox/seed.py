@@ -141,8 +141,8 @@ def _text(key: str, size: int) -> bytes:
     """A log file: lines with a per-line event id, seeded by ``key``."""
     line = len(f"2024-01-01T00:00:00Z INFO hub[{key}] event=0123456789abcdef\n")
     ids = _rng(key).randbytes(8 * (size // line + 1)).hex()
-    out = "".join(f"2024-01-01T00:00:{n % 60:02d}Z INFO hub[{key}] event={ids[16 * n:16 * n + 16]}\n"
-                  for n in range(size // line + 1))
+    out = "".join(f"2024-01-01T00:00:{n % 60:02d}Z INFO hub[{key}] "
+                  f"event={ids[16 * n:16 * n + 16]}\n" for n in range(size // line + 1))
     return out.encode()[:size]
 
 
