@@ -89,6 +89,20 @@ class Helper:
     target_id: str
 
 
+@dataclass(frozen=True)
+class Change:
+    """A record that existed in the target and that the run changed (a reused agent's role and
+    ticket scope, a reused group's escalation settings), with the values it had before.
+
+    Reported through the target's optional ``changes()``; the engine keeps them with the run and
+    ``migrator rollback`` hands each back to the target's ``restore(entity, target_id, before)``,
+    so a demo leaves the account as it found it."""
+
+    entity: Entity
+    target_id: str
+    before: dict[str, Any]
+
+
 @dataclass
 class Submission:
     """A sent batch: the job id where the target is asynchronous, or the results directly."""
@@ -164,7 +178,11 @@ class Target(Protocol):
         """One record as the target holds it (tickets with comments), for ``migrator verify``."""
 
     def delete(self, entity: Entity, target_ids: Sequence[str]) -> list[str]:
-        """Delete records (rollback); return the ids actually gone (already-absent count as gone)."""
+        """Delete records (rollback); return the ids actually gone (already-absent count as gone).
+
+        Optional extras: ``helpers()`` (records the target created for itself, see
+        :class:`Helper`), ``changes()`` and ``restore(entity, target_id, before)`` (existing
+        records the run changed and how to put them back, see :class:`Change`)."""
 
     def stats(self) -> dict[str, dict]: ...
 

@@ -14,14 +14,14 @@ from typing import Any, Callable, Sequence
 
 import httpx
 
-from migrator.errors import ConfigError, RecordError
+from migrator.errors import ConfigError, MigratorError, RecordError
 from migrator.http import HttpClient
 from migrator.writes import OnceClient, create_once
 from migrator.models import (Agent, EndUser, Entity, Group, Membership, Organization, Outcome,
                              Role, TimeEntry)
 from migrator.state import RecordOutcome
 
-from connectors.base import LoadItem
+from connectors.base import Change, LoadItem
 from connectors.freshdesk import parse as P
 from connectors.freshdesk import render as R
 from connectors.freshdesk.client import API, iter_pages
@@ -58,6 +58,7 @@ class EntityLoader:
         self._roles: dict[str, Role] | None = None
         self._companies: dict[str, str] | None = None
         self._created: dict[Entity, dict[str, str]] = {}
+        self._changes: list[Change] = []  # existing records changed here, not yet reported
         self._lock = threading.Lock()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -78,6 +79,28 @@ class EntityLoader:
     def created_ids(self, entity: Entity) -> dict[str, str]:
         """Source id -> target id of what this process created."""
         return dict(self._created.get(entity, {}))
+
+    def _changed(self, entity: Entity, target_id: str, before: dict[str, Any]) -> None:
+        with self._lock:
+            self._changes.append(Change(entity, str(target_id), before))
+
+    def changes(self) -> list[Change]:
+        """Existing agents and groups changed since the last call, with what they had."""
+        with self._lock:
+            made, self._changes = self._changes, []
+        return made
+
+    def restore(self, entity: Entity, target_id: str, before: dict[str, Any]) -> None:
+        """Put back what a reused agent (role, ticket scope) or group (escalation) had; a record
+        deleted since has nothing to restore."""
+        path = {Entity.AGENTS: "agents", Entity.GROUPS: "groups"}.get(entity)
+        if path is None:
+            raise MigratorError(f"Freshdesk target: cannot restore {entity.value} {target_id}")
+        # An agent keeps at least one role and a scope (the API refuses none); a group's empty
+        # escalation is put back as empty.
+        body = {k: v for k, v in before.items() if entity is Entity.GROUPS or v not in (None, [])}
+        if body:
+            self.client.request("PUT", f"{API}/{path}/{target_id}", json=body, ok=(404,))
 
     def create(self, path: str, find: Callable[[], Any], **kw: Any) -> httpx.Response:
         """``POST path`` once; on a lost answer, ``find()`` the record before sending again."""
@@ -233,13 +256,14 @@ class EntityLoader:
         if had == update:
             return RecordOutcome(item.source_id, Outcome.REUSED, target,
                                  "matched by e-mail; it already had this role and ticket scope")
+        self._changed(Entity.AGENTS, target, had)
         self.client.request("PUT", f"{API}/agents/{target}", json=update)
         roles = self.roles_by_id()
         names = ", ".join(roles[str(r)].name if str(r) in roles else str(r)
                           for r in before.get("role_ids") or [])
         return RecordOutcome(item.source_id, Outcome.REUSED, target, (
             f"matched by e-mail; role and ticket scope set (it had role(s) {names or 'none'}, "
-            f"ticket scope {before.get('ticket_scope')}: a rollback does not restore them)"))
+            f"ticket scope {before.get('ticket_scope')}: a rollback restores them)"))
 
     # -- groups and memberships ------------------------------------------------------------
     def _group(self, item: LoadItem) -> RecordOutcome:
@@ -249,7 +273,9 @@ class EntityLoader:
                          if str(g.get("name", "")).lower() == group.name.lower()), None)
         if existing:
             settings = {k: v for k, v in body.items() if k in ("escalate_to", "unassigned_for")}
-            if settings:
+            had = {k: existing.get(k) for k in settings}
+            if settings and had != settings:
+                self._changed(Entity.GROUPS, existing["id"], had)
                 self.client.request("PUT", f"{API}/groups/{existing['id']}", json=settings)
             return RecordOutcome(item.source_id, Outcome.REUSED, str(existing["id"]), warning)
         data = self.create(f"{API}/groups", lambda: self._named("groups", group.name),

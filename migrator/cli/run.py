@@ -199,19 +199,28 @@ def rollback(ctx: click.Context, run_id: int | None, yes: bool) -> None:
     from migrator.engine.commands import rollback_plan, rollback_project
     with _project(ctx) as project:
         preview = rollback_plan(project, run_id)
-        if preview["run_id"] is None or not preview["counts"]:
+        changed = preview.get("changed") or {}
+        if preview["run_id"] is None or not (preview["counts"] or changed):
             click.echo("nothing to roll back: no run has records it created in the target")
             return
-        what = ", ".join(f"{n} {e}" for e, n in preview["counts"].items())
+        what = ", ".join(f"{n} {e}" for e, n in preview["counts"].items()) or "nothing"
         click.echo(f"run {preview['run_id']} created: {what}")
+        if changed:
+            click.echo("and changed existing records, to be put back as they were: "
+                       + ", ".join(f"{n} {e}" for e, n in changed.items()))
         if not yes:
             click.confirm("Delete these records in the target?", abort=True)
         with _progress() as progress:
             report = rollback_project(project, preview["run_id"], progress)
     click.echo(f"deleted: {', '.join(f'{n} {e}' for e, n in report.deleted.items()) or 'nothing'}")
+    if report.restored:
+        click.echo("restored as they were: "
+                   + ", ".join(f"{n} {e}" for e, n in report.restored.items()))
     if report.not_deleted:
         click.echo(f"not deleted (run `migrator rollback --run {report.run_id}` again): "
                    f"{report.not_deleted}")
+    for line in report.not_restored:
+        click.echo(f"not restored: {line}")
 
 
 @click.command()

@@ -1,5 +1,7 @@
 """Records a target created for its own needs (a placeholder agent, helper fields), kept in the
-id map under the run that caused them so ``migrator rollback`` removes them with the rest.
+id map under the run that caused them so ``migrator rollback`` removes them with the rest; and
+existing records a run changed (:class:`connectors.base.Change`), kept with the values they had
+(meta ``restore:<run>``) so ``migrator rollback`` puts them back.
 
 A helper's id-map row has the source id ``helper:<key>``: no source record has such an id, so
 references never resolve to it. A helper already in the id map (an earlier run made it) keeps
@@ -8,14 +10,46 @@ its first run.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from migrator.models import Outcome
 from migrator.state import RecordOutcome, StateStore
 
-__all__ = ["HELPER_PREFIX", "record_helpers"]
+__all__ = ["HELPER_PREFIX", "record_helpers", "record_changes", "changes_of", "forget_changes"]
 
 HELPER_PREFIX = "helper:"
+RESTORE_PREFIX = "restore:"
+
+
+def changes_of(state: StateStore, run_id: int) -> dict[str, dict[str, dict[str, Any]]]:
+    """entity -> target id -> the values it had before ``run_id`` changed it."""
+    text = state.get_meta(f"{RESTORE_PREFIX}{run_id}")
+    return json.loads(text) if text else {}
+
+
+def forget_changes(state: StateStore, run_id: int) -> None:
+    """After a rollback restored them."""
+    state.set_meta(f"{RESTORE_PREFIX}{run_id}", "")
+
+
+def record_changes(state: StateStore, target: Any, run_id: int) -> int:
+    """Ask the target which existing records it changed since the last call and keep their
+    previous values with the run; the first value seen in a run wins (it is what the run
+    found). Returns how many were new (targets without ``changes()`` change nothing)."""
+    report = getattr(target, "changes", None)
+    changed = list(report() or ()) if report is not None else []
+    if not changed:
+        return 0
+    kept = changes_of(state, run_id)
+    new = 0
+    for change in changed:
+        rows = kept.setdefault(change.entity.value, {})
+        if str(change.target_id) not in rows:
+            rows[str(change.target_id)] = dict(change.before)
+            new += 1
+    state.set_meta(f"{RESTORE_PREFIX}{run_id}", json.dumps(kept, sort_keys=True))
+    return new
 
 
 def record_helpers(state: StateStore, target: Any, run_id: int) -> int:

@@ -1,8 +1,11 @@
 """Rollback: delete in the target exactly what one run created, in reverse dependency order.
 
-Only records whose ``created_run`` is that run are touched: never what was reused (it existed
+Only records whose ``created_run`` is that run are deleted: never what was reused (it existed
 before) nor what another run created. Each chunk's deletions are forgotten in the id map as soon
-as the target confirms them, so an interrupted rollback resumes where it stopped.
+as the target confirms them, so an interrupted rollback resumes where it stopped. Existing
+records the run changed (a reused agent's role, a reused group's escalation settings) are then
+put back as they were (:func:`migrator.engine.helpers.record_changes`); an interrupted restore is
+simply done again.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from migrator.engine.helpers import changes_of, forget_changes
 from migrator.engine.steps import LOAD_ORDER
 from migrator.errors import ConfigError, InterruptedRun
 from migrator.progress import NullProgress, Progress
@@ -25,16 +29,21 @@ class RollbackReport:
     run_id: int | None
     deleted: dict[str, int] = field(default_factory=dict)
     not_deleted: dict[str, int] = field(default_factory=dict)
+    restored: dict[str, int] = field(default_factory=dict)
+    not_restored: list[str] = field(default_factory=list)  # why, per record the target kept
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"run_id": self.run_id, "deleted": self.deleted, "not_deleted": self.not_deleted}
+        return {"run_id": self.run_id, "deleted": self.deleted, "not_deleted": self.not_deleted,
+                "restored": self.restored, "not_restored": self.not_restored}
 
 
 def last_creating_run(state: StateStore) -> int | None:
-    """The latest run that still has records it created in the target."""
+    """The latest run that still has records it created (or changed) in the target."""
     for run in reversed(state.list_runs()):
-        if run["command"] == "migrate" and any(state.created_by_run(e, run["id"]) for e in LOAD_ORDER):
+        if run["command"] == "migrate" and (
+                any(state.created_by_run(e, run["id"]) for e in LOAD_ORDER)
+                or changes_of(state, int(run["id"]))):
             return int(run["id"])
     return None
 
@@ -52,7 +61,9 @@ def rollback_preview(state: StateStore, run_id: int | None = None) -> dict[str, 
     """Which run a rollback would undo and how many records per entity it would delete."""
     rid = _run_id(state, run_id)
     counts = {} if rid is None else {e.value: len(state.created_by_run(e, rid)) for e in LOAD_ORDER}
-    return {"run_id": rid, "counts": {k: v for k, v in counts.items() if v}}
+    changed = {} if rid is None else {e: len(rows) for e, rows in changes_of(state, rid).items()}
+    return {"run_id": rid, "counts": {k: v for k, v in counts.items() if v},
+            "changed": {k: v for k, v in changed.items() if v}}
 
 
 def rollback(state: StateStore, target: Any, *, run_id: int | None = None, chunk: int = 100,
@@ -68,6 +79,7 @@ def rollback(state: StateStore, target: Any, *, run_id: int | None = None, chunk
     try:
         for entity in reversed(LOAD_ORDER):
             _entity(state, target, entity, rid, chunk, report, progress)
+        _restore(state, target, rid, report)
         status = "done"
     except (InterruptedRun, KeyboardInterrupt):
         status = "interrupted"
@@ -95,3 +107,22 @@ def _entity(state, target, entity, rid: int, chunk: int, report: RollbackReport,
                                                 + len(part) - len(gone))
         progress.advance(f"delete {entity.value}", len(part))
     progress.finish(f"delete {entity.value}")
+
+
+def _restore(state: StateStore, target: Any, rid: int, report: RollbackReport) -> None:
+    """Put back the existing records the run changed, as the run found them."""
+    changed = changes_of(state, rid)
+    if not changed:
+        return
+    restore = getattr(target, "restore", None)
+    by_name = {e.value: e for e in LOAD_ORDER}
+    for name, rows in changed.items():
+        for tid, before in rows.items():
+            if restore is None or name not in by_name:
+                report.not_restored.append(f"{name} {tid}: the target cannot restore it "
+                                           f"(it had {before})")
+                continue
+            restore(by_name[name], tid, before)
+            report.restored[name] = report.restored.get(name, 0) + 1
+    if not report.not_restored:
+        forget_changes(state, rid)

@@ -98,6 +98,8 @@ class FakeTarget:
         self.transient_on: Callable[[Entity, list[LoadItem]], bool] = lambda e, items: False
         self.crash_at: Callable[[str, Entity, list[LoadItem]], bool] = lambda p, e, i: False
         self.submitted: list[tuple[Entity, list[str], list[bool]]] = []
+        self.pending_changes: list = []  # Change records the next changes() reports
+        self.restored: list[tuple] = []
         self._ids = itertools.count(1000)
         self._jobs: dict[str, list[RecordOutcome]] = {}
         self._lock = threading.Lock()
@@ -164,6 +166,13 @@ class FakeTarget:
 
     def reconcile(self, entity, source_ids):
         return {sid: t for sid in source_ids if (t := self._find(entity, sid)) is not None}
+
+    def changes(self):
+        made, self.pending_changes = self.pending_changes, []
+        return made
+
+    def restore(self, entity, target_id, before):
+        self.restored.append((entity, target_id, before))
 
     def fetch(self, entity, target_id):
         stored = self.store[entity].get(str(target_id))

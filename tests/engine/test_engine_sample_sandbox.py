@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+import httpx
+
 from migrator.engine import commands
 from migrator.models import Entity
 from migrator.project import Project
@@ -20,6 +22,20 @@ ENTITIES = {
 DIRECTIONS = [("zendesk", "freshdesk"), ("freshdesk", "zendesk")]
 
 
+def settings(kind: str, url: str) -> dict:
+    """What a run may change on records that existed: Freshdesk agents' role and ticket scope
+    (read per agent: the list leaves roles out), groups' escalation settings."""
+    if kind != "freshdesk":
+        return {}
+    with httpx.Client(base_url=url, auth=("sandbox-key", "X")) as client:
+        agents = client.get("/api/v2/agents", params={"per_page": 100}).json()
+        groups = client.get("/api/v2/groups", params={"per_page": 100}).json()
+        return {"agents": {a["id"]: {k: client.get(f"/api/v2/agents/{a['id']}").json().get(k)
+                                     for k in ("role_ids", "ticket_scope")} for a in agents},
+                "groups": {g["id"]: (g.get("escalate_to"), g.get("unassigned_for"))
+                           for g in groups}}
+
+
 @pytest.mark.parametrize("direction", DIRECTIONS, ids=lambda d: f"{d[0]}-to-{d[1]}")
 def test_sample_run_then_rollback_leaves_the_target_as_before(direction, state_url, tmp_path,
                                                               monkeypatch):
@@ -32,6 +48,7 @@ def test_sample_run_then_rollback_leaves_the_target_as_before(direction, state_u
         with Project.load(path) as project:
             commands.export_project(project)
             before = counts(target.url, entities)
+            had = settings(target_kind, target.url)
             report = commands.migrate_project(project, spec=commands.SampleSpec(5, seed=2))
             fails = [f for s in report.steps.values() for f in s.failures]
             assert report.failed == 0, fails
@@ -41,8 +58,11 @@ def test_sample_run_then_rollback_leaves_the_target_as_before(direction, state_u
             assert during["groups"] > before["groups"]
             again = commands.migrate_project(project, spec=commands.SampleSpec(5, seed=2))
             assert again.total("created") == 0 and counts(target.url, entities) == during
+            if target_kind == "freshdesk":  # existing agents took their tier's role
+                assert settings(target_kind, target.url) != had
             commands.rollback_project(project, report.run_id)
             assert counts(target.url, entities) == before
+            assert settings(target_kind, target.url) == had  # put back as they were
             assert project.state.target_ids(Entity.TICKETS) == {}
     finally:
         source.stop()

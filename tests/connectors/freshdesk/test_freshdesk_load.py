@@ -316,10 +316,14 @@ def test_agents_match_by_email_missing_ones_skipped_roles_by_name(account, targe
                                   ticket_scope="group")),
              LoadItem("a2", Agent(id="a2", name="New", email="new@x.test", role="Agent")),
              LoadItem("a3", Agent(id="a3", name="X", email="x@x.test", role="Tier 9"))]
+    before = {k: account.agents[50].get(k) for k in ("role_ids", "ticket_scope")}
     lead, new, bad = target.submit(Entity.AGENTS, items).outcomes
     assert (lead.outcome, lead.target_id) == (Outcome.REUSED, "50")
     assert account.agents[50]["role_ids"] == [4] and account.agents[50]["ticket_scope"] == 2
-    assert "a rollback does not restore them" in lead.reason  # what it had is said
+    assert "a rollback restores them" in lead.reason  # what it had is said
+    [change] = target.changes()  # kept by the engine with the run, for rollback
+    assert (change.entity, change.target_id, change.before) == (Entity.AGENTS, "50", before)
+    assert target.changes() == []
     [again] = target_factory().submit(Entity.AGENTS, items[:1]).outcomes
     assert "already had this role and ticket scope" in again.reason
     assert new.outcome is Outcome.SKIPPED and "create_agents" in new.reason
@@ -328,6 +332,9 @@ def test_agents_match_by_email_missing_ones_skipped_roles_by_name(account, targe
     creator = target_factory(create_agents=True)
     [made] = creator.submit(Entity.AGENTS, items[1:2]).outcomes
     assert made.outcome is Outcome.CREATED and account.agents[int(made.target_id)]["role_ids"] == [3]
+    account.agents[50].update(role_ids=[4], ticket_scope=2)
+    target.restore(Entity.AGENTS, "50", {"role_ids": [3], "ticket_scope": 1})  # a rollback
+    assert (account.agents[50]["role_ids"], account.agents[50]["ticket_scope"]) == ([3], 1)
 
 
 def test_groups_with_escalation_and_members(account, target_factory) -> None:
