@@ -96,6 +96,16 @@ async def create_or_update_user(request: Request) -> Response:
         return respond(request, {"user": public(user)}, 201 if created else 200)
 
 
+async def update_user(request: Request) -> Response:
+    """PUT /users/{id}: the given fields change, 200 with the user."""
+    store, data = request.app.state.store, (await read_json(request)).get("user") or {}
+    with store.lock:
+        user = store.users.get(int(request.path_params["id"]))
+        if user is None:
+            raise not_found()
+        return respond(request, {"user": public(_update_user(user, data))})
+
+
 def _bulk_users(store: Any, items: list[dict], upsert: bool):
     def work() -> list[dict[str, Any]]:
         results = []
@@ -312,6 +322,7 @@ WRITE_ROUTES = [
     *routes(f"{_V2}/users/create_many", users_create_many, ["POST"]),
     *routes(f"{_V2}/users/create_or_update_many", users_create_or_update_many, ["POST"]),
     *routes(f"{_V2}/users/destroy_many", users_destroy_many, ["DELETE"]),
+    *routes(f"{_V2}/users/{{id:int}}", update_user, ["PUT"]),
     *routes(f"{_V2}/organizations", create_org, ["POST"]),
     *routes(f"{_V2}/organizations/create_many", orgs_create_many, ["POST"]),
     *routes(f"{_V2}/organizations/destroy_many", orgs_destroy_many, ["DELETE"]),

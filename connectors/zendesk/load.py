@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from connectors.base import CheckItem, Helper, LoadItem, Submission, TargetCapabilities
+from connectors.base import Change, CheckItem, Helper, LoadItem, Submission, TargetCapabilities
 from connectors.zendesk import admin, render
 from connectors.zendesk.jobs import JobQueue, job_outcomes
 from connectors.zendesk.lookups import Lookups
@@ -69,6 +69,9 @@ class ZendeskTarget:
         self._placeholder_id: int | None = None
         self._placeholder_lock = threading.Lock()  # tickets of a batch are prepared in parallel
         self._helpers: list[Helper] = []
+        self._changes: list[Change] = []  # existing agents updated, not yet reported
+        self._changes_lock = threading.Lock()  # agent batches may be in flight together
+        self._agents_now: dict[str, dict] | None = None  # e-mail -> the target's agent, as read
         self._sleep = sleep
 
     # -- protocol --------------------------------------------------------------------------
@@ -230,6 +233,8 @@ class ZendeskTarget:
             bodies[i], note = self._user_body(item)
             if note:
                 notes[i] = [note]
+        if entity is Entity.AGENTS:
+            self._note_agent_changes(bodies)
         if self.bulk_users:
             try:
                 return self._job(entity, items, "/api/v2/users/create_or_update_many", "users",
@@ -364,6 +369,41 @@ class ZendeskTarget:
         the engine records them with the run so a rollback removes them too."""
         out, self._helpers = self._helpers, []
         return out
+
+    def _note_agent_changes(self, bodies: dict[int, dict]) -> None:
+        """Agents that exist (matched by e-mail, as ``create_or_update`` matches them) and that
+        this batch will change: what they have now, so a rollback can put it back."""
+        if self._agents_now is None:
+            rows = admin.list_all(self.client, "/api/v2/users", "users",
+                                  params={"role[]": ["agent", "admin"]})
+            self._agents_now = {str(u["email"]).lower(): u for u in rows if u.get("email")}
+        for body in bodies.values():
+            now = self._agents_now.get(str(body.get("email") or "").lower())
+            if now is None:
+                continue
+            before = {k: now.get(k) for k in RESTORED_USER_FIELDS}
+            if any(k in body and body[k] != before[k] for k in before):
+                with self._changes_lock:
+                    self._changes.append(Change(Entity.AGENTS, str(now["id"]), before))
+
+    def changes(self) -> list[Change]:
+        """Existing agents updated since the last call, with what they had."""
+        with self._changes_lock:
+            out, self._changes = self._changes, []
+        return out
+
+    def restore(self, entity: Entity, target_id: str, before: dict[str, Any]) -> None:
+        """Put an existing agent back as the run found it (name, role, custom role, external
+        id, tags, suspension); one deleted since has nothing to restore."""
+        if Entity(entity) is not Entity.AGENTS:
+            raise MigratorError(f"Zendesk target: cannot restore {entity} {target_id}")
+        body = {k: v for k, v in before.items() if v is not None or k == "external_id"}
+        body["tags"] = before.get("tags") or []
+        self.client.request("PUT", f"/api/v2/users/{target_id}", json={"user": body}, ok=(404,))
+
+
+# What ``users/create_or_update`` may overwrite on an existing agent, and a rollback puts back.
+RESTORED_USER_FIELDS = ("name", "role", "custom_role_id", "external_id", "tags", "suspended")
 
 
 def _collision(reason: str | None) -> bool:

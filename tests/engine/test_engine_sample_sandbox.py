@@ -23,10 +23,15 @@ DIRECTIONS = [("zendesk", "freshdesk"), ("freshdesk", "zendesk")]
 
 
 def settings(kind: str, url: str) -> dict:
-    """What a run may change on records that existed: Freshdesk agents' role and ticket scope
-    (read per agent: the list leaves roles out), groups' escalation settings."""
-    if kind != "freshdesk":
-        return {}
+    """What a run may change on records that existed: Zendesk agents' role, custom role and
+    the fields ``create_or_update`` writes; Freshdesk agents' role and ticket scope (read per
+    agent: the list leaves roles out), groups' escalation settings."""
+    if kind == "zendesk":
+        fields = ("name", "role", "custom_role_id", "external_id", "tags", "suspended")
+        with httpx.Client(base_url=url, auth=("admin@sandbox.test/token", "sandbox-token")) as c:
+            users = c.get("/api/v2/users", params={"role[]": ["agent", "admin"],
+                                                   "per_page": 100}).json()["users"]
+            return {"agents": {u["id"]: {k: u.get(k) for k in fields} for u in users}}
     with httpx.Client(base_url=url, auth=("sandbox-key", "X")) as client:
         agents = client.get("/api/v2/agents", params={"per_page": 100}).json()
         groups = client.get("/api/v2/groups", params={"per_page": 100}).json()
@@ -58,8 +63,7 @@ def test_sample_run_then_rollback_leaves_the_target_as_before(direction, state_u
             assert during["groups"] > before["groups"]
             again = commands.migrate_project(project, spec=commands.SampleSpec(5, seed=2))
             assert again.total("created") == 0 and counts(target.url, entities) == during
-            if target_kind == "freshdesk":  # existing agents took their tier's role
-                assert settings(target_kind, target.url) != had
+            assert settings(target_kind, target.url) != had  # existing agents took their tier
             commands.rollback_project(project, report.run_id)
             assert counts(target.url, entities) == before
             assert settings(target_kind, target.url) == had  # put back as they were

@@ -50,6 +50,8 @@ class Router:
 @pytest.fixture
 def router(httpx_mock) -> Router:
     r = Router()
+    # Every account lists its users; an account with no agents unless a test says otherwise.
+    r.on("GET", "/api/v2/users", {"users": [], "meta": {"has_more": False}})
     httpx_mock.add_callback(r, is_reusable=True, is_optional=True)
     return r
 

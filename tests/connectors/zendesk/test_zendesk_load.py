@@ -446,3 +446,30 @@ def test_delete_one_by_one_keeps_going_past_a_refusal(target, router):
     router.on("DELETE", "/api/v2/ticket_fields/2", httpx.Response(204))
     router.on("DELETE", "/api/v2/ticket_fields/3", httpx.Response(404, json={}))
     assert target.delete(Entity.TICKET_FIELDS, ["1", "2", "3"]) == ["2", "3"]
+
+
+def test_existing_agents_changed_are_reported_with_what_they_had_and_restored(target, router):
+    router.on("GET", "/api/v2/custom_roles", {"custom_roles": [{"id": 77, "name": "Tier 2"}]})
+    router.on("GET", "/api/v2/users", {"users": [
+        {"id": 41, "name": "Ann A.", "email": "ANN@acme.test", "role": "agent",
+         "custom_role_id": 12, "external_id": None, "tags": ["vip"], "suspended": False},
+        {"id": 42, "name": "Same", "email": "same@acme.test", "role": "admin",
+         "custom_role_id": None, "external_id": "7", "tags": [], "suspended": False}],
+        "meta": {"has_more": False}})
+    router.on("POST", "/api/v2/users/create_or_update_many", _queued("J9"))
+    router.on("GET", JOB, _done("J9", [{"id": 41, "status": "Updated", "external_id": "5"},
+                                       {"id": 42, "status": "Updated", "external_id": "7"},
+                                       {"id": 43, "status": "Created", "external_id": "8"}]))
+    router.on("PUT", "/api/v2/users/41", {"user": {"id": 41}})
+    items = [LoadItem("5", Agent(id="5", name="Ann", email="ann@acme.test", role="Tier 2")),
+             LoadItem("7", Agent(id="7", name="Same", email="same@acme.test", role="admin")),
+             LoadItem("8", Agent(id="8", name="New", email="new@acme.test", role="agent"))]
+    target.collect(target.submit(Entity.AGENTS, items))
+    [change] = target.changes()  # the unchanged admin and the new agent are not changes
+    assert (change.entity, change.target_id) == (Entity.AGENTS, "41")
+    assert change.before == {"name": "Ann A.", "role": "agent", "custom_role_id": 12,
+                             "external_id": None, "tags": ["vip"], "suspended": False}
+    assert target.changes() == []
+    target.restore(Entity.AGENTS, "41", change.before)
+    [put] = router.calls("PUT", "/api/v2/users/41")
+    assert router.body(put)["user"] == change.before

@@ -263,3 +263,17 @@ def test_sandbox_custom_statuses_answers_match_the_oas(oas, relaxed_oas):
             assert refused.status_code == 422
             assert refused.json()["error"] == "RecordInvalid"
             assert "custom_status_id" in refused.json()["details"]
+
+
+def test_rollback_restore_body_validates_against_oas(oas, target, router):
+    """``migrator rollback`` puts an existing agent back with ``PUT /users/{id}`` (UpdateUser)."""
+    router.on("PUT", "/api/v2/users/41", {"user": {"id": 41}})
+    target.restore(Entity.AGENTS, "41", {"name": "Ann A.", "role": "agent", "custom_role_id": 12,
+                                          "external_id": None, "tags": ["vip"],
+                                          "suspended": False})
+    [put] = router.calls("PUT", "/api/v2/users/41")
+    template, op = _operation(oas, "PUT", put.url.path)
+    assert op["operationId"] == "UpdateUser"
+    schema = _schema(oas, "PUT", template, op)
+    errors = [e.message for e in OAS30Validator(schema).iter_errors(router.body(put))]
+    assert not errors, errors
