@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from migrator.models import Ticket, replace_record
+from migrator.models import Ticket, replace_record, status_category
 
 from mappings.directory import Directory
 from mappings.placement import Placements
@@ -82,7 +82,7 @@ class TicketMapper:
         if not aid:
             return None, team, tier, ""
         places = [p for p in self.pl.places.get(aid, []) if p[0] is not None]
-        is_open = t.status not in CLOSED_STATUSES
+        is_open = status_category(t) not in CLOSED_STATUSES
         policy = self.m.tickets.open_tickets
         if not places:  # not migrated as an agent (excluded, unknown) or outside all teams
             lead = self.leads.get(team)

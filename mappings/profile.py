@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from migrator.models import Entity, Ticket
+from migrator.models import Entity, Ticket, status_category
 
 from mappings.directory import OPTION_TYPES, Directory
 from mappings.placement import Activity
@@ -66,7 +66,7 @@ def _count(p: TicketProfile, t: Ticket, router: Router, fields: FieldResolver, m
     team, tier = router.route(t)
     p.routed[(team, tier)] += 1
     p.rule_hits[index] += 1
-    is_open = t.status not in CLOSED_STATUSES
+    is_open = status_category(t) not in CLOSED_STATUSES
     if is_open:
         p.routed_open[(team, tier)] += 1
     group = d.group_name(t.group_id) or "(no group)"

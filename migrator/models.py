@@ -38,6 +38,7 @@ __all__ = [
     "SatisfactionRating",
     "TicketEvent",
     "TimeEntry",
+    "status_category",
     "Product",
     "RECORD_TYPES",
     "to_dict",
@@ -83,6 +84,14 @@ class Outcome(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+def status_category(ticket: Any) -> str | None:
+    """The built-in status a ticket's status stands for: a source's custom status (Zendesk's
+    "Waiting on vendor", staged as the status with its category in ``extra``) counts as its
+    category wherever open or solved matters (routing of open tickets, the KPI report)."""
+    extra = getattr(ticket, "extra", None) or {}
+    return extra.get("status_category") or getattr(ticket, "status", None)
 
 
 def iso(value: Any) -> str | None:

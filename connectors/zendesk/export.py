@@ -69,6 +69,7 @@ class ZendeskSource:
         self.comments_strategy = comments_strategy
         self.custom_roles: bool | None = None  # learnt on the first roles call
         self._role_names: dict[str, str] | None = None
+        self._statuses: dict[str, dict] | None = None  # custom statuses, read when one is seen
 
     # -- protocol --------------------------------------------------------------------------
     def entities(self) -> Sequence[Entity]:
@@ -188,7 +189,10 @@ class ZendeskSource:
                 prev = newest.get(t["id"])
                 if prev is None or _version(t) >= _version(prev):
                     newest[t["id"]] = t
-            records = [parse.parse_ticket(t, metrics=metrics.get(t["id"]))
+            statuses = (self._custom_statuses()
+                        if any(t.get("custom_status_id") for t in newest.values()) else None)
+            records = [parse.parse_ticket(t, metrics=metrics.get(t["id"]),
+                                          custom_statuses=statuses)
                        for t in newest.values()]
             yield Page(records, dump_cursor(mode="incremental", after=after,
                                             start_time=start, done=end), end)
@@ -223,6 +227,15 @@ class ZendeskSource:
                 records = [r for r in records if (_updated(r) or "9") > delta_from]
             yield Page(records, dump_cursor(mode="cbp", after=nxt if has_more else None,
                                             hwm=hwm, done=not has_more), not has_more)
+
+    def _custom_statuses(self) -> dict[str, dict]:
+        """Custom status id -> its row, read once (403/404: the account has the feature off)."""
+        if self._statuses is None:
+            response = self.client.request("GET", "/api/v2/custom_statuses", ok=(403, 404))
+            body = {} if response.status_code in (403, 404) else (response.json() or {})
+            self._statuses = {str(c["id"]): c for c in body.get("custom_statuses") or []
+                              if isinstance(c, dict) and "id" in c}
+        return self._statuses
 
     def _agent_or_none(self, user: dict):
         if not parse.is_agent(user):

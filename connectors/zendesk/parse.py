@@ -151,10 +151,19 @@ def parse_ticket_field(field: dict) -> TicketField | None:
     )
 
 
-def parse_ticket(t: dict, *, metrics: dict | None = None) -> Ticket:
-    """A ticket; ``metrics`` is its ``metric_set`` (solved time) when side-loaded."""
+def parse_ticket(t: dict, *, metrics: dict | None = None,
+                 custom_statuses: dict[str, dict] | None = None) -> Ticket:
+    """A ticket; ``metrics`` is its ``metric_set`` (solved time) when side-loaded.
+
+    ``custom_statuses`` (id -> ``/custom_statuses`` row): a ticket in a custom status that is
+    not one of the five category defaults is staged with the status's agent label as its status
+    (what the consultant maps) and the category in ``extra["status_category"]``."""
     status = t.get("status") or "open"
     deleted = status == "deleted"
+    custom = (custom_statuses or {}).get(str(t.get("custom_status_id")))
+    category = None
+    if custom and not custom.get("default") and custom.get("agent_label") and not deleted:
+        category, status = status, str(custom["agent_label"])
     fields = t.get("custom_fields") or t.get("fields") or []
     metrics = metrics or {}
     return Ticket(
@@ -176,7 +185,8 @@ def parse_ticket(t: dict, *, metrics: dict | None = None) -> Ticket:
                     "generated_timestamp", "recipient", "support_type") |
         _pick(metrics, "reopens", "replies", "assigned_at", "initially_assigned_at",
               "status_updated_at", "latest_comment_added_at", "reply_time_in_minutes",
-              "full_resolution_time_in_minutes") | _rating_of(t),
+              "full_resolution_time_in_minutes") | _rating_of(t) |
+        ({"status_category": category} if category else {}),
     )
 
 

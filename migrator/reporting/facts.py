@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from migrator.models import status_category
 from migrator.reporting.attribution import LEFT, UNPLACED, Attribution
 from migrator.reporting.history import TicketHistory
 
@@ -106,7 +107,7 @@ def _sorted_events(h: TicketHistory) -> list:
 def _status_facts(h: TicketHistory, f: TicketFacts) -> None:
     """Solved, reopened and resolution time: from status events, else the ticket's timestamps."""
     t = h.ticket
-    f.solved = t.status in SOLVED
+    f.solved = status_category(t) in SOLVED
     solved_ts: str | None = None
     for ev in _sorted_events(h):
         if ev.field != "status":

@@ -230,3 +230,18 @@ def test_thin_data_is_flagged_not_trusted():
     assert fig["thin"] is True and "n=3 < 20" in fig["warning"]
     assert any("Only 3 tickets" in w for w in r["warnings"])
     assert dept(d.report(min_n=3))["resolution_median_h"]["thin"] is False
+
+
+def test_a_custom_status_counts_as_its_category():
+    from migrator.models import Ticket
+    from migrator.reporting.attribution import source_attribution
+    from migrator.reporting.facts import ticket_facts
+    from migrator.reporting.history import TicketHistory
+    where = source_attribution([], [])
+    bot = Ticket(id="1", subject="s", status="Resolved by bot", extra={"status_category": "solved"},
+                 created_at="2024-01-01T00:00:00Z", solved_at="2024-01-01T02:00:00Z")
+    vendor = Ticket(id="2", subject="s", status="Waiting on vendor", extra={"status_category": "pending"},
+                    created_at="2024-01-01T00:00:00Z")
+    solved = ticket_facts(TicketHistory(bot), where)
+    assert solved.solved and solved.solved_at is not None
+    assert not ticket_facts(TicketHistory(vendor), where).solved

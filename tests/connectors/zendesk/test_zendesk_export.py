@@ -12,7 +12,7 @@ import pytest
 from connectors.zendesk.comments import choose_strategy
 from connectors.zendesk.client import plan_limits, zendesk_header_hook
 from migrator.errors import ConfigError
-from migrator.models import Agent, EndUser, Entity, Role
+from migrator.models import Agent, EndUser, Entity, Role, status_category
 from migrator.ratelimit import BudgetSet
 
 
@@ -336,3 +336,33 @@ def test_download_redirect_from_the_account_drops_credentials(source, router, tm
     assert "authorization" in first.headers
     assert second.url.host == "files.zdusercontent.example"
     assert "authorization" not in second.headers
+
+
+def test_custom_status_staged_by_label_with_its_category(source, router):
+    router.on("GET", "/api/v2/custom_statuses", {"custom_statuses": [
+        {"id": 1, "agent_label": "Pending", "status_category": "pending", "default": True},
+        {"id": 71, "agent_label": "Waiting on vendor", "status_category": "pending",
+         "default": False, "active": True},
+        {"id": 72, "agent_label": "Resolved by bot", "status_category": "solved",
+         "default": False, "active": True}]})
+    router.on("GET", "/api/v2/incremental/tickets/cursor", {"tickets": [
+        {**_ticket(1, status="pending"), "custom_status_id": 71},
+        {**_ticket(2, status="pending"), "custom_status_id": 1},  # a category default
+        {**_ticket(3, status="solved"), "custom_status_id": 72},
+        _ticket(4)], "after_cursor": "k1", "end_of_stream": True})
+    [page] = _pages(source, Entity.TICKETS)
+    got = {t.id: (t.status, t.extra.get("status_category")) for t in page.records}
+    assert got == {"1": ("Waiting on vendor", "pending"), "2": ("pending", None),
+                   "3": ("Resolved by bot", "solved"), "4": ("open", None)}
+    assert len(router.calls("GET", "/api/v2/custom_statuses")) == 1
+    assert [status_category(t) for t in page.records] == ["pending", "pending", "solved", "open"]
+
+
+def test_custom_statuses_off_keeps_the_category(source, router):
+    router.on("GET", "/api/v2/custom_statuses",
+              httpx.Response(404, json={"error": "RecordNotFound"}))
+    router.on("GET", "/api/v2/incremental/tickets/cursor", {"tickets": [
+        {**_ticket(1, status="hold"), "custom_status_id": 9}],
+        "after_cursor": "k1", "end_of_stream": True})
+    [page] = _pages(source, Entity.TICKETS)
+    assert page.records[0].status == "hold" and "status_category" not in page.records[0].extra
