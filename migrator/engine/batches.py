@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from connectors.base import LoadItem
 from migrator.engine import killpoints
+from migrator.engine.helpers import record_changes
 from migrator.errors import RecordError
 from migrator.models import Entity, Outcome
 from migrator.state import RecordOutcome, StateStore
@@ -97,6 +98,7 @@ class BatchRunner:
         killpoints.reached("batch.opened", self.entity.value)
         try:
             submission = self.target.submit(self.entity, items)
+            record_changes(self.state, self.target, self.run_id)  # before anything can stop us
             killpoints.reached("batch.submitted", self.entity.value)
             self.state.mark_sent(bid, submission.job_id)
             killpoints.reached("batch.sent", self.entity.value)

@@ -11,6 +11,7 @@ its first run.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from migrator.models import Outcome
@@ -20,6 +21,7 @@ __all__ = ["HELPER_PREFIX", "record_helpers", "record_changes", "changes_of", "f
 
 HELPER_PREFIX = "helper:"
 RESTORE_PREFIX = "restore:"
+_CHANGES_LOCK = threading.Lock()  # batches of one step record from several threads
 
 
 def changes_of(state: StateStore, run_id: int) -> dict[str, dict[str, dict[str, Any]]]:
@@ -38,18 +40,19 @@ def record_changes(state: StateStore, target: Any, run_id: int) -> int:
     previous values with the run; the first value seen in a run wins (it is what the run
     found). Returns how many were new (targets without ``changes()`` change nothing)."""
     report = getattr(target, "changes", None)
-    changed = list(report() or ()) if report is not None else []
-    if not changed:
-        return 0
-    kept = changes_of(state, run_id)
-    new = 0
-    for change in changed:
-        rows = kept.setdefault(change.entity.value, {})
-        if str(change.target_id) not in rows:
-            rows[str(change.target_id)] = dict(change.before)
-            new += 1
-    state.set_meta(f"{RESTORE_PREFIX}{run_id}", json.dumps(kept, sort_keys=True))
-    return new
+    with _CHANGES_LOCK:
+        changed = list(report() or ()) if report is not None else []
+        if not changed:
+            return 0
+        kept = changes_of(state, run_id)
+        new = 0
+        for change in changed:
+            rows = kept.setdefault(change.entity.value, {})
+            if str(change.target_id) not in rows:
+                rows[str(change.target_id)] = dict(change.before)
+                new += 1
+        state.set_meta(f"{RESTORE_PREFIX}{run_id}", json.dumps(kept, sort_keys=True))
+        return new
 
 
 def record_helpers(state: StateStore, target: Any, run_id: int) -> int:
