@@ -173,7 +173,9 @@ def test_recorded_incremental_walk_replays_to_its_end(recordings, source, router
     router.on("GET", f"/api/v2/incremental/{key}/cursor", *walk)
     pages = list(source.export(entity))
     assert len(pages) == len(walk) and pages[-1].done and not any(p.done for p in pages[:-1])
-    sent = [r.url.params.get("cursor") for r in router.requests]
+    # (recorded tickets carry a custom_status_id: /custom_statuses is read once, here a 404)
+    walked = router.calls("GET", f"/api/v2/incremental/{key}/cursor")
+    sent = [r.url.params.get("cursor") for r in walked]
     assert sent == [None] + [b["after_cursor"] for b in walk[:-1]]  # each page's cursor reused
     want = {str(r["id"]) for b in walk for r in b[key]
             if key == "tickets" or not parse.is_agent(r)}
