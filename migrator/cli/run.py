@@ -195,7 +195,8 @@ def verify(ctx: click.Context, as_json: bool, out: Path | None) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def rollback(ctx: click.Context, run_id: int | None, yes: bool) -> None:
-    """Delete in the target exactly what one run created (never what existed before)."""
+    """Delete in the target exactly what one run created (never what existed before) and put
+    back existing agents and groups it changed."""
     from migrator.engine.commands import rollback_plan, rollback_project
     with _project(ctx) as project:
         preview = rollback_plan(project, run_id)
