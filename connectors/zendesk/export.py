@@ -30,6 +30,7 @@ from connectors.zendesk import comments as zc
 from connectors.zendesk import parse
 from connectors.zendesk.cursors import dump_cursor, epoch_of, load_cursor
 from connectors.zendesk.paging import iter_cbp, iter_incremental_cursor, iter_incremental_time
+from connectors.zendesk.lookups import list_custom_statuses
 from migrator.config import Options
 from migrator.errors import ConfigError, MigratorError, RecordError
 from migrator.http import HttpClient
@@ -231,10 +232,8 @@ class ZendeskSource:
     def _custom_statuses(self) -> dict[str, dict]:
         """Custom status id -> its row, read once (403/404: the account has the feature off)."""
         if self._statuses is None:
-            response = self.client.request("GET", "/api/v2/custom_statuses", ok=(403, 404))
-            body = {} if response.status_code in (403, 404) else (response.json() or {})
-            self._statuses = {str(c["id"]): c for c in body.get("custom_statuses") or []
-                              if isinstance(c, dict) and "id" in c}
+            self._statuses = {str(c["id"]): c for c in list_custom_statuses(self.client)
+                              if "id" in c}
         return self._statuses
 
     def _agent_or_none(self, user: dict):

@@ -13,7 +13,17 @@ from migrator.http import HttpClient
 from migrator.models import Outcome, TicketField
 from migrator.state import RecordOutcome
 
-__all__ = ["Lookups"]
+__all__ = ["Lookups", "list_custom_statuses"]
+
+
+def list_custom_statuses(client: HttpClient) -> list[dict]:
+    """The account's custom ticket statuses as Zendesk lists them (one request, no pagination);
+    empty when the account lacks the feature (403/404)."""
+    response = client.request("GET", "/api/v2/custom_statuses", ok=(403, 404))
+    if response.status_code in (403, 404):
+        return []
+    return [s for s in (response.json() or {}).get("custom_statuses") or []
+            if isinstance(s, dict)]
 
 
 class Lookups:
@@ -60,15 +70,9 @@ class Lookups:
         Empty when the account lacks the custom ticket statuses feature (403/404). Listed once,
         and only when a ticket's status is not a built-in one.
         """
-        def build() -> dict[str, dict]:
-            """List the statuses once (the endpoint has no pagination)."""
-            response = self.client.request("GET", "/api/v2/custom_statuses", ok=(403, 404))
-            if response.status_code in (403, 404):
-                return {}
-            return {s["agent_label"].strip().lower(): s
-                    for s in response.json().get("custom_statuses") or []
-                    if s.get("active", True) and (s.get("agent_label") or "").strip()}
-        return self._get("statuses", build)
+        return self._get("statuses", lambda: {
+            s["agent_label"].strip().lower(): s for s in list_custom_statuses(self.client)
+            if s.get("active", True) and (s.get("agent_label") or "").strip()})
 
     def organizations(self) -> dict[str, str]:
         """Organization name (lower case) -> id."""

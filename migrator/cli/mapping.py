@@ -82,8 +82,8 @@ def _ticket_values(target: Any, kind: str) -> dict[str, list[str]]:
             custom = [labels[0] for code, labels in status.items()
                       if str(code).isdigit() and int(code) >= 6 and labels]
             return {"types": list(by_name.get("ticket_type") or []), "statuses": custom}
-        body = client.get_json("/api/v2/custom_statuses") or {}
-        return {"statuses": [c["agent_label"] for c in body.get("custom_statuses", [])
+        from connectors.zendesk.lookups import list_custom_statuses
+        return {"statuses": [c["agent_label"] for c in list_custom_statuses(client)
                              if c.get("active", True) and c.get("agent_label")
                              and not c.get("default")]}  # not the five category defaults
     except (MigratorError, AttributeError, TypeError, ValueError):

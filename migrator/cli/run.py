@@ -200,7 +200,7 @@ def rollback(ctx: click.Context, run_id: int | None, yes: bool) -> None:
     from migrator.engine.commands import rollback_plan, rollback_project
     with _project(ctx) as project:
         preview = rollback_plan(project, run_id)
-        changed = preview.get("changed") or {}
+        changed = preview["changed"]
         if preview["run_id"] is None or not (preview["counts"] or changed):
             click.echo("nothing to roll back: no run has records it created in the target")
             return

@@ -97,8 +97,10 @@ class BatchRunner:
         bid = self.state.open_batch(self.run_id, self.entity, [i.source_id for i in items])
         killpoints.reached("batch.opened", self.entity.value)
         try:
-            submission = self.target.submit(self.entity, items)
-            record_changes(self.state, self.target, self.run_id)  # before anything can stop us
+            try:
+                submission = self.target.submit(self.entity, items)
+            finally:  # existing records it changed are kept before anything can stop us
+                record_changes(self.state, self.target, self.run_id)
             killpoints.reached("batch.submitted", self.entity.value)
             self.state.mark_sent(bid, submission.job_id)
             killpoints.reached("batch.sent", self.entity.value)

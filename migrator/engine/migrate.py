@@ -17,7 +17,7 @@ from typing import Any, Iterator
 from connectors.base import LoadItem
 from migrator.engine.batches import BatchRunner
 from migrator.engine.classify import REUSE_ENTITIES, classify, reuse_key
-from migrator.engine.helpers import record_changes, record_helpers
+from migrator.engine.helpers import record_helpers
 from migrator.engine.records import (TicketWork, count_step_records, iter_step_records,
                                      iter_ticket_work, record_digest)
 from migrator.engine.recovery import recover_open_batches
@@ -110,7 +110,6 @@ class _Run:
                 report.counts.update(runner.counts)
                 report.failures.extend(runner.failures)
                 record_helpers(self.state, self.target, self.run_id)
-                record_changes(self.state, self.target, self.run_id)
         self.progress.finish(name)
 
     def can_load(self, entity: Entity) -> bool:

@@ -11,8 +11,7 @@ import pytest
 
 from migrator.engine import commands
 from migrator.models import Entity
-from migrator.project import Project
-from tests.engine.sandbox_project import counts, start_pair, write_project
+from tests.engine.sandbox_project import counts, exported_project
 
 pytestmark = pytest.mark.e2e
 
@@ -42,29 +41,23 @@ def logged_by(row: dict) -> object:
 
 
 def test_time_entries_reach_the_target_on_their_tickets_and_roll_back(tmp_path, monkeypatch):
-    source, target = start_pair(monkeypatch, "freshdesk", "freshdesk", tickets=25, seed=7)
-    try:
-        path = write_project(tmp_path, ("freshdesk", source.url), ("freshdesk", target.url))
-        with Project.load(path) as project:
-            commands.export_project(project)
-            report = commands.migrate_project(project)
-            logged = report.step("time_entries").counts
-            assert logged.get("created", 0) > 0, logged
-            state = project.state
-            tickets = state.target_ids(Entity.TICKETS)
-            agents = state.target_ids(Entity.AGENTS)
-            created = state.target_ids(Entity.TIME_ENTRIES)
-            want = Counter(
-                shape(e, tickets[str(e["ticket_id"])],
-                      agents.get(str(e["agent_id"])) or ("not migrated", str(e["agent_id"])))
-                for e in entries(source.url) if str(e["id"]) in created)
-            got = Counter(shape(e, str(e["ticket_id"]), logged_by(e))
-                          for e in entries(target.url))
-            assert got == want and sum(got.values()) == logged["created"]
-            skipped = state.outcome_counts(Entity.TIME_ENTRIES)["time_entries"].get("skipped", 0)
-            assert skipped == logged.get("skipped", 0)  # each with its reason in the id map
-            commands.rollback_project(project, report.run_id)
-            assert counts(target.url, ["time_entries"]) == {"time_entries": 0}
-    finally:
-        source.stop()
-        target.stop()
+    with exported_project(tmp_path, monkeypatch, "freshdesk", "freshdesk",
+                          tickets=25) as (project, source, target):
+        report = commands.migrate_project(project)
+        logged = report.step("time_entries").counts
+        assert logged.get("created", 0) > 0, logged
+        state = project.state
+        tickets = state.target_ids(Entity.TICKETS)
+        agents = state.target_ids(Entity.AGENTS)
+        created = state.target_ids(Entity.TIME_ENTRIES)
+        want = Counter(
+            shape(e, tickets[str(e["ticket_id"])],
+                  agents.get(str(e["agent_id"])) or ("not migrated", str(e["agent_id"])))
+            for e in entries(source.url) if str(e["id"]) in created)
+        got = Counter(shape(e, str(e["ticket_id"]), logged_by(e))
+                      for e in entries(target.url))
+        assert got == want and sum(got.values()) == logged["created"]
+        skipped = state.outcome_counts(Entity.TIME_ENTRIES)["time_entries"].get("skipped", 0)
+        assert skipped == logged.get("skipped", 0)  # each with its reason in the id map
+        commands.rollback_project(project, report.run_id)
+        assert counts(target.url, ["time_entries"]) == {"time_entries": 0}

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 
 from connectors.sandbox.run import credentials, start_sandbox
 from migrator.config import DEFAULT_STATE, dump_config
 from migrator.demo import EXAMPLE
+from migrator.engine import commands
+from migrator.project import Project
 
 ENV = {"zendesk": "MIGRATOR_TEST_ZENDESK_TOKEN", "freshdesk": "MIGRATOR_TEST_FRESHDESK_KEY"}
 
@@ -52,3 +56,20 @@ def counts(url: str, entities) -> dict:
     """Records per entity in a sandbox, from its control endpoint."""
     data = httpx.get(f"{url}/_sandbox/counts").json()
     return {k: data[k] for k in entities}
+
+
+@contextmanager
+def exported_project(tmp_path: Path, monkeypatch, source_kind: str, target_kind: str, *,
+                     tickets: int, seed: int = 7, state: str = DEFAULT_STATE
+                     ) -> Iterator[tuple[Project, object, object]]:
+    """(project, source, target): both sandboxes running, the project open, its export staged."""
+    source, target = start_pair(monkeypatch, source_kind, target_kind, tickets=tickets, seed=seed)
+    try:
+        path = write_project(tmp_path, (source_kind, source.url), (target_kind, target.url),
+                             state=state)
+        with Project.load(path) as project:
+            commands.export_project(project)
+            yield project, source, target
+    finally:
+        source.stop()
+        target.stop()

@@ -3,14 +3,12 @@ entity, in both directions and with the state on SQLite and on PostgreSQL (issue
 
 from __future__ import annotations
 
-import pytest
-
 import httpx
+import pytest
 
 from migrator.engine import commands
 from migrator.models import Entity
-from migrator.project import Project
-from tests.engine.sandbox_project import counts, start_pair, write_project
+from tests.engine.sandbox_project import counts, exported_project
 
 pytestmark = pytest.mark.e2e
 
@@ -45,29 +43,22 @@ def settings(kind: str, url: str) -> dict:
 def test_sample_run_then_rollback_leaves_the_target_as_before(direction, state_url, tmp_path,
                                                               monkeypatch):
     source_kind, target_kind = direction
-    source, target = start_pair(monkeypatch, source_kind, target_kind, tickets=30, seed=7)
     entities = ENTITIES[target_kind]
-    try:
-        path = write_project(tmp_path, (source_kind, source.url), (target_kind, target.url),
-                             state=state_url)
-        with Project.load(path) as project:
-            commands.export_project(project)
-            before = counts(target.url, entities)
-            had = settings(target_kind, target.url)
-            report = commands.migrate_project(project, spec=commands.SampleSpec(5, seed=2))
-            fails = [f for s in report.steps.values() for f in s.failures]
-            assert report.failed == 0, fails
-            assert report.step("tickets").counts["created"] == 5
-            during = counts(target.url, entities)
-            assert during["tickets"] == before["tickets"] + 5
-            assert during["groups"] > before["groups"]
-            again = commands.migrate_project(project, spec=commands.SampleSpec(5, seed=2))
-            assert again.total("created") == 0 and counts(target.url, entities) == during
-            assert settings(target_kind, target.url) != had  # existing agents took their tier
-            commands.rollback_project(project, report.run_id)
-            assert counts(target.url, entities) == before
-            assert settings(target_kind, target.url) == had  # put back as they were
-            assert project.state.target_ids(Entity.TICKETS) == {}
-    finally:
-        source.stop()
-        target.stop()
+    with exported_project(tmp_path, monkeypatch, source_kind, target_kind, tickets=30,
+                          state=state_url) as (project, _, target):
+        before = counts(target.url, entities)
+        had = settings(target_kind, target.url)
+        report = commands.migrate_project(project, spec=commands.SampleSpec(5, seed=2))
+        fails = [f for s in report.steps.values() for f in s.failures]
+        assert report.failed == 0, fails
+        assert report.step("tickets").counts["created"] == 5
+        during = counts(target.url, entities)
+        assert during["tickets"] == before["tickets"] + 5
+        assert during["groups"] > before["groups"]
+        again = commands.migrate_project(project, spec=commands.SampleSpec(5, seed=2))
+        assert again.total("created") == 0 and counts(target.url, entities) == during
+        assert settings(target_kind, target.url) != had  # existing agents took their tier
+        commands.rollback_project(project, report.run_id)
+        assert counts(target.url, entities) == before
+        assert settings(target_kind, target.url) == had  # put back as they were
+        assert project.state.target_ids(Entity.TICKETS) == {}

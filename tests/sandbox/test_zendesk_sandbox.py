@@ -16,6 +16,7 @@ from connectors.sandbox.common import Faults, SandboxKnobs, serve_in_thread
 from connectors.sandbox.run import start_sandbox
 from connectors.sandbox.seed import attachment_bytes, build_company
 from connectors.sandbox.zendesk import create_app
+from tests.oas_relax import relax
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 AUTH = ("admin@sandbox.test/token", "sandbox-token")
@@ -475,7 +476,7 @@ def zendesk_oas(shared):
     Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
     with open(shared / "specs" / "zendesk-support-oas.yaml", encoding="utf-8") as fh:
         spec = yaml.load(fh, Loader=Loader)
-    _relax(spec["components"])
+    relax(spec["components"])
     # Users and organisations create_many jobs really answer {"id", "status": "Created"}
     # without "index" (zenpy recordings, reference §5.4); the OAS only knows {"id", "index"}.
     spec["components"]["schemas"]["JobStatusResultObject"] = {"anyOf": [
@@ -488,23 +489,6 @@ def zendesk_oas(shared):
     spec["components"]["schemas"]["TicketObject"]["properties"]["status"]["enum"].append(
         "deleted")
     return spec
-
-
-def _relax(node):
-    """Let every typed value be null: the real service sends null for fields the OAS does not
-    mark nullable (alias, signature, priority, width... in the zenpy recordings)."""
-    if isinstance(node, dict):
-        if "oneOf" in node:  # with null allowed everywhere, "exactly one" cannot hold for null
-            node["anyOf"] = node.pop("oneOf")
-        if "type" in node:
-            node["nullable"] = True
-            if "enum" in node and None not in node["enum"]:
-                node["enum"] = [*node["enum"], None]
-        for value in node.values():
-            _relax(value)
-    elif isinstance(node, list):
-        for value in node:
-            _relax(value)
 
 
 def _template(spec, path):

@@ -24,6 +24,7 @@ from migrator.models import (
     TicketField,
 )
 from migrator.models import Entity
+from tests.oas_relax import relax
 
 # Operations the OAS lists without a requestBody: envelope key -> object schema.
 NO_BODY_SCHEMAS = {
@@ -182,27 +183,10 @@ def test_the_schemas_catch_wrong_bodies(oas, path, body):
     assert list(OAS30Validator(_schema(oas, "POST", template, op)).iter_errors(body))
 
 
-def _nullable(node):
-    """Let every typed value be null: the real service sends null for fields the OAS does not
-    mark nullable (the sandbox's own OAS test relaxes the spec the same way)."""
-    if isinstance(node, dict):
-        if "oneOf" in node:
-            node["anyOf"] = node.pop("oneOf")
-        if "type" in node:
-            node["nullable"] = True
-            if "enum" in node and None not in node["enum"]:
-                node["enum"] = [*node["enum"], None]
-        for value in node.values():
-            _nullable(value)
-    elif isinstance(node, list):
-        for value in node:
-            _nullable(value)
-
-
 @pytest.fixture(scope="session")
 def relaxed_oas(oas):
     spec = copy.deepcopy(oas)
-    _nullable(spec)
+    relax(spec)
     return spec
 
 
