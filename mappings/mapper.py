@@ -11,9 +11,12 @@ from mappings.placement import Placements
 from mappings.profile import CLOSED_STATUSES
 from mappings.router import FieldResolver, Router
 from mappings.schema import LEAD, Mapping
-from mappings.values import UNMAPPED, apply, map_field_value, strict_error
+from mappings.values import UNMAPPED, apply, strict_error
 
 __all__ = ["TicketMapper", "group_key"]
+
+
+_MISSING = object()
 
 
 def group_key(team: str, tier: str) -> str:
@@ -32,6 +35,7 @@ class TicketMapper:
         self.group_keys = group_keys
         emails = d.agent_by_email()
         self.leads = {k: getattr(emails.get(t.lead.lower()), "id", None) for k, t in m.teams.items()}
+        self._memo: dict[tuple[str, Any], Any] = {}  # (map name, value) -> mapped value
 
     def map_ticket(self, t: Ticket) -> Ticket:
         """The mapped copy of ``t`` (``t`` itself is left unchanged)."""
@@ -56,9 +60,15 @@ class TicketMapper:
     def _value(self, name: str, value: Any, ticket_id: str) -> Any:
         if value is None:
             return None
+        hit = self._memo.get((name, value), _MISSING)
+        if hit is not _MISSING:
+            return hit
         mapped, how = apply(getattr(self.m.values, name), value)
         if how == UNMAPPED:
             raise strict_error(name, value, ticket_id)
+        if len(self._memo) > 10_000:
+            self._memo.clear()
+        self._memo[(name, value)] = mapped
         return mapped
 
     def _fields(self, t: Ticket) -> dict[str, Any]:
@@ -67,7 +77,7 @@ class TicketMapper:
             fm, tkey = self.fields.field_map(key), self.fields.target_key(key)
             if fm is None or tkey is None:
                 continue  # dropped (values.other_fields: drop, or `drop: true`)
-            mapped, how = map_field_value(fm, value, self.d.fields.get(key))
+            mapped, how = self.fields.map_value(key, value)
             if how == UNMAPPED:
                 raise strict_error(f"fields.{self.d.field_title(key)}", value, t.id)
             out[tkey] = mapped

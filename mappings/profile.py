@@ -12,7 +12,7 @@ from mappings.placement import Activity
 from mappings.router import DEFAULT_RULE, FieldResolver, Router
 from mappings.schema import Mapping
 from mappings.staged import StagedData
-from mappings.values import UNMAPPED, Coverage, apply, map_field_value
+from mappings.values import UNMAPPED, Coverage, apply
 
 __all__ = ["TicketProfile", "profile_tickets", "CLOSED_STATUSES"]
 
@@ -54,16 +54,20 @@ def profile_tickets(m: Mapping, d: Directory, staged: StagedData,
 def _profile(m: Mapping, d: Directory, staged: StagedData, target_type: str) -> TicketProfile:
     router, fields = Router(m, d), FieldResolver(m, d, target_type)
     p = TicketProfile()
+    hows: dict[tuple[str, object], str] = {}  # (map, value) -> how: status values repeat
+    notes: Counter = Counter()  # (map, value, how) -> tickets, into p.coverage at the end
     for t in staged.iter(Entity.TICKETS):
-        _count(p, t, router, fields, m, d)
+        _count(p, t, router, fields, m, d, hows, notes)
+    for (name, value, how), n in notes.items():
+        p.coverage.add(name, value, how, n)
     return p
 
 
 def _count(p: TicketProfile, t: Ticket, router: Router, fields: FieldResolver, m: Mapping,
-           d: Directory) -> None:
+           d: Directory, hows: dict, notes: Counter) -> None:
     p.total += 1
     index = router.rule_index(t)
-    team, tier = router.route(t)
+    team, tier = router.destination(index)
     p.routed[(team, tier)] += 1
     p.rule_hits[index] += 1
     is_open = status_category(t) not in CLOSED_STATUSES
@@ -80,8 +84,10 @@ def _count(p: TicketProfile, t: Ticket, router: Router, fields: FieldResolver, m
     for name in ("status", "priority", "type"):
         value = getattr(t, name)
         if value is not None:
-            _, how = apply(getattr(m.values, name), value)
-            _note(p, name, value, how, t.id)
+            how = hows.get((name, value))
+            if how is None:
+                how = hows[(name, value)] = apply(getattr(m.values, name), value)[1]
+            _note(p, notes, name, value, how, t.id)
     for key, value in sorted(t.custom_fields.items()):
         if value is None or value == "" or value == []:
             continue
@@ -90,13 +96,14 @@ def _count(p: TicketProfile, t: Ticket, router: Router, fields: FieldResolver, m
             p.unlisted_fields[key] += 1
         elif not fm.drop:
             tf = d.fields.get(key)
-            _, how = map_field_value(fm, value, tf)
+            _, how = fields.map_value(key, value)
             # free text is counted as one bucket: per-value counts would grow with the tickets
             shown = value if tf is not None and tf.type in OPTION_TYPES else "(any value)"
-            _note(p, f"field:{d.field_title(key)}", shown, how, t.id)
+            _note(p, notes, f"field:{d.field_title(key)}", shown, how, t.id)
 
 
-def _note(p: TicketProfile, name: str, value: object, how: str, ticket_id: str) -> None:
-    p.coverage.add(name, value, how)
+def _note(p: TicketProfile, notes: Counter, name: str, value: object, how: str,
+          ticket_id: str) -> None:
+    notes[(name, tuple(value) if isinstance(value, list) else value, how)] += 1
     if how == UNMAPPED:
-        p.examples.setdefault(f"{name}:{value}", ticket_id)
+        p.examples.setdefault(f"{name}:{Coverage.label(value)}", ticket_id)

@@ -9,6 +9,7 @@ from migrator.models import FieldOption, Ticket, TicketField
 
 from mappings.directory import Directory, field_value_keys
 from mappings.schema import FieldMap, Mapping, Route, TicketMatch
+from mappings.values import map_field_value
 
 __all__ = ["Router", "DEFAULT_RULE", "FieldResolver", "target_field_key"]
 
@@ -32,6 +33,15 @@ class Router:
         self.d = directory
         self.titles = {key: f.title for key, f in directory.fields.items()}
         self._compiled = [self._compile(rule.when) for rule in mapping.tickets.routing]
+        # What the rules look at: a ticket's rule is memoised by these values alone (tickets
+        # of an account share a few hundred combinations; routing them again cost more than
+        # the rest of the profile pass).
+        self._used = tuple(sorted({name for conds in self._compiled for name, _ in conds}))
+        self._rule_titles = {title.lower() for rule in mapping.tickets.routing
+                             for title in rule.when.fields} | {
+            title for rule in mapping.tickets.routing for title in rule.when.fields}
+        self._field_used: dict[str, bool] = {}
+        self._memo: dict[tuple, int] = {}
 
     @staticmethod
     def _compile(when: TicketMatch) -> list[tuple[str, frozenset[str]]]:
@@ -43,18 +53,59 @@ class Router:
 
     def route(self, ticket: Ticket) -> tuple[str, str]:
         """The (team, tier) a ticket goes to."""
-        target = self.mapping.tickets.default
-        index = self.rule_index(ticket)
-        if index != DEFAULT_RULE:
-            target = self.mapping.tickets.routing[index].to
+        return self.destination(self.rule_index(ticket))
+
+    def destination(self, index: int) -> tuple[str, str]:
+        """The (team, tier) of rule ``index`` (the default for :data:`DEFAULT_RULE`)."""
+        target = (self.mapping.tickets.default if index == DEFAULT_RULE
+                  else self.mapping.tickets.routing[index].to)
         return target.team, target.tier
 
     def rule_index(self, ticket: Ticket) -> int:
         """The index of the first matching rule, or :data:`DEFAULT_RULE`."""
+        key = self._key(ticket)
+        if key is not None:
+            hit = self._memo.get(key)
+            if hit is not None:
+                return hit
+        index = DEFAULT_RULE
         for i, rule in enumerate(self.mapping.tickets.routing):
             if self._matches(self._compiled[i], rule.when, ticket):
-                return i
-        return DEFAULT_RULE
+                index = i
+                break
+        if key is not None:
+            if len(self._memo) > 100_000:  # bounded: tickets with unique tag sets
+                self._memo.clear()
+            self._memo[key] = index
+        return index
+
+    def _key(self, t: Ticket) -> tuple | None:
+        """The values the rules read from ``t`` (``None`` if one cannot be a dict key)."""
+        parts: list[Any] = []
+        for name in self._used:
+            if name == "tags":
+                parts.append(tuple(t.tags))
+            elif name == "group":
+                parts.append(t.group_id)
+            elif name in ("product", "organization"):
+                parts.append(getattr(t, f"{name}_id"))
+            else:
+                parts.append(getattr(t, name))
+        if self._rule_titles:
+            for key, value in t.custom_fields.items():
+                used = self._field_used.get(key)
+                if used is None:
+                    used = self._field_used[key] = (
+                        key in self._rule_titles
+                        or self.titles.get(key, key).lower() in self._rule_titles)
+                if used:
+                    parts.append((key, tuple(value) if isinstance(value, list) else value))
+        key = tuple(parts)
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
 
     def _have(self, name: str, t: Ticket) -> list[Any]:
         if name == "group":
@@ -110,6 +161,26 @@ class FieldResolver:
             self._maps[key] = mapping.values.fields.get(key) or by_title.get(tf.title.lower())
         self._by_title = by_title
         self._keys: dict[str, str | None] = {}  # source key -> target key, computed once
+        self._values: dict[tuple, tuple[Any, str]] = {}  # (key, value) -> (mapped, how)
+
+    def map_value(self, key: str, value: Any) -> tuple[Any, str]:
+        """A value of field ``key`` through its map (:func:`map_field_value`), memoised.
+
+        The field must have a map (:meth:`field_map`). Option values repeat across tickets, so
+        each (field, value) is mapped once; a list value comes back as a new list every time.
+        """
+        memo_key = (key, tuple(value) if isinstance(value, list) else value)
+        try:
+            hit = self._values.get(memo_key)
+        except TypeError:  # a value that is no dict key (a dict): mapped every time
+            return map_field_value(self.field_map(key), value, self.d.fields.get(key))
+        if hit is None:
+            if len(self._values) > 100_000:  # free text: bounded
+                self._values.clear()
+            hit = self._values[memo_key] = map_field_value(self.field_map(key), value,
+                                                           self.d.fields.get(key))
+        mapped, how = hit
+        return (list(mapped) if isinstance(mapped, list) else mapped), how
 
     def field_map(self, key: str) -> FieldMap | None:
         """The field's entry in the mapping (by source key or title), or ``None``."""

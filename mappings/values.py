@@ -78,10 +78,14 @@ class Coverage:
 
     seen: dict[str, dict[str, Counter]] = field(default_factory=dict)
 
-    def add(self, name: str, value: Any, how: str) -> None:
-        """Count one value of map ``name``."""
-        key = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        self.seen.setdefault(name, {}).setdefault(key, Counter())[how] += 1
+    def add(self, name: str, value: Any, how: str, n: int = 1) -> None:
+        """Count ``n`` tickets with this value of map ``name``."""
+        self.seen.setdefault(name, {}).setdefault(self.label(value), Counter())[how] += n
+
+    @staticmethod
+    def label(value: Any) -> str:
+        """How a value is shown (list items joined by commas)."""
+        return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
     def unmapped(self, name: str) -> dict[str, int]:
         """Values of ``name`` that no entry or fallback covers, with their counts."""

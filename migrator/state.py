@@ -145,6 +145,9 @@ _SET_STAMP = (records.update()
               .values(stamp=sa.bindparam("st")))
 
 
+_STAGED_COLS = ("entity", "source_id", "parent_id", "updated_at", "digest", "payload", "export_seq")
+
+
 def digest(payload: str) -> str:
     """A short stable digest of a JSON payload."""
     return hashlib.sha1(payload.encode()).hexdigest()
@@ -258,25 +261,57 @@ class StateStore:
 
     def _upsert(self, conn: Connection, table: sa.Table, rows: Sequence[dict], keys: list[str],
                 update: Sequence[str] | None = None) -> None:
+        """Insert ``rows`` (dicts with the same keys), replacing ``update`` columns on conflict.
+
+        Written as one driver-level ``executemany`` of a prepared text statement: building
+        SQLAlchemy parameters row by row cost more than SQLite's own work on a page of tickets.
+        """
         if not rows:
             return
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        elif self.dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        else:  # pragma: no cover - other databases: portable but slower
-            for row in rows:
+        cols = tuple(rows[0])
+        self._upsert_tuples(conn, table, cols, [tuple(row[c] for c in cols) for row in rows],
+                            keys, update)
+
+    def _upsert_tuples(self, conn: Connection, table: sa.Table, cols: tuple[str, ...],
+                       values: list[tuple], keys: Sequence[str],
+                       update: Sequence[str] | None = None) -> None:
+        """:meth:`_upsert` with rows given as tuples in ``cols`` order (no dict per row)."""
+        if not values:
+            return
+        sql = self._upsert_sql(table, cols, tuple(keys), None if update is None else tuple(update))
+        if sql is None:  # pragma: no cover - other databases: portable but slower
+            for value in values:
+                row = dict(zip(cols, value))
                 conn.execute(table.delete().where(sa.and_(*(table.c[k] == row[k] for k in keys))))
                 conn.execute(table.insert().values(**row))
             return
-        stmt = insert(table)
-        cols = update if update is not None else [c for c in rows[0] if c not in keys]
-        if cols:
-            stmt = stmt.on_conflict_do_update(index_elements=keys,
-                                              set_={c: stmt.excluded[c] for c in cols})
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-        conn.execute(stmt, list(rows))
+        conn.exec_driver_sql(sql, values)
+
+    _UPSERT_SQL: dict[tuple, str | None] = {}
+
+    def _upsert_sql(self, table: sa.Table, cols: tuple[str, ...], keys: tuple[str, ...],
+                    update: tuple[str, ...] | None) -> str | None:
+        """The ``INSERT .. ON CONFLICT`` text for one table and column set (built once)."""
+        dialect = self.engine.dialect
+        cache_key = (dialect.name, dialect.paramstyle, table.name, cols, keys, update)
+        if cache_key in self._UPSERT_SQL:
+            return self._UPSERT_SQL[cache_key]
+        mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+        sql = None
+        if dialect.name in ("sqlite", "postgresql") and mark is not None:
+            missing = [c.name for c in table.columns if c.name not in cols and not c.nullable
+                       and not c.primary_key]
+            if missing:
+                raise ValueError(f"upsert into {table.name} lacks {missing}")
+            q = dialect.identifier_preparer.quote
+            sets = [c for c in (update if update is not None else cols) if c not in keys]
+            sql = (f"INSERT INTO {q(table.name)} ({', '.join(q(c) for c in cols)}) "
+                   f"VALUES ({', '.join([mark] * len(cols))}) "
+                   f"ON CONFLICT ({', '.join(q(k) for k in keys)}) ")
+            sql += ("DO UPDATE SET " + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in sets)
+                    if sets else "DO NOTHING")
+        self._UPSERT_SQL[cache_key] = sql
+        return sql
 
     # -- meta and runs ---------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -317,14 +352,11 @@ class StateStore:
         for rec in records:
             payload = dumps(to_dict(rec))
             parent = getattr(rec, parent_of, None) if parent_of else getattr(rec, "ticket_id", None)
-            rows.append({
-                "entity": rec.entity.value, "source_id": str(rec.id), "parent_id": parent,
-                "updated_at": getattr(rec, "updated_at", None) or getattr(rec, "created_at", None),
-                "digest": hashlib.sha1(payload.encode()).hexdigest(), "payload": payload,
-                "export_seq": 0,
-            })
+            rows.append((rec.entity.value, str(rec.id), parent,
+                         getattr(rec, "updated_at", None) or getattr(rec, "created_at", None),
+                         hashlib.sha1(payload.encode()).hexdigest(), payload, 0))
         with self.transaction() as conn:
-            self._upsert(conn, staged, rows, ["entity", "source_id"])
+            self._upsert_tuples(conn, staged, _STAGED_COLS, rows, ["entity", "source_id"])
             if rows:
                 self._bump_generation(conn)
             if cursor is not None:
