@@ -415,7 +415,9 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
     if names is None:
         names = _FIELD_SETS[cls] = frozenset(_names(cls))
         _NESTED_BY_CLASS[cls] = tuple((k, t) for (c, k), t in _NESTED.items() if c is cls)
-    if data.keys() <= names:  # the usual case (staged by this release): one call, no loop
+    if len(data) == len(names) and data.keys() <= names:  # staged by this release: every field
+        return _exact(cls)(data)
+    if data.keys() <= names:  # some fields left out: their defaults apply
         for key, nested in _NESTED_BY_CLASS[cls]:
             value = data.get(key)
             if value:
@@ -435,6 +437,29 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
     if extra and "extra" in names:
         kwargs["extra"] = {**kwargs.get("extra", {}), **extra}
     return cls(**kwargs)
+
+
+_EXACT: dict[type, Any] = {}
+
+
+def _exact(cls: type) -> Any:
+    """A straight-line decoder for a dict holding every field of ``cls`` (what
+    :func:`to_dict` writes): slots set one by one, no ``__init__`` keyword parsing."""
+    fast = _EXACT.get(cls)
+    if fast is None:
+        lines = []
+        for name in _names(cls):
+            nested = _NESTED.get((cls, name))
+            if nested is not None:
+                lines.append(f"    v = d[{name!r}]\n    n.{name} = [x if type(x) is {nested.__name__} "
+                             f"else from_dict({nested.__name__}, x) for x in v] if v else v\n")
+            else:
+                lines.append(f"    n.{name} = d[{name!r}]\n")
+        ns: dict[str, Any] = {"new": object.__new__, "cls": cls, "from_dict": from_dict,
+                              **{t.__name__: t for t in set(_NESTED.values())}}
+        exec(f"def _f(d):\n    n = new(cls)\n{''.join(lines)}    return n\n", ns)  # noqa: S102
+        fast = _EXACT[cls] = ns["_f"]
+    return fast
 
 
 def replace_record(record: Any, **changes: Any) -> Any:

@@ -125,20 +125,10 @@ _CHILDREN = (sa.select(staged.c.parent_id, staged.c.payload)
              .order_by(staged.c.parent_id, staged.c.source_id))
 
 
-_TICKET_SCAN = sa.text(
+_TICKET_SCAN_SQL = (
     "SELECT s.source_id, s.digest, r.outcome, r.digest, r.stamp, r.target_id, r.reason "
     "FROM staged s LEFT JOIN records r ON r.entity = s.entity AND r.source_id = s.source_id "
-    "WHERE s.entity = :entity AND s.source_id > :last ORDER BY s.source_id LIMIT :limit")
-_CHILD_DIGESTS = (sa.select(staged.c.parent_id, staged.c.digest)
-                  .where(staged.c.entity == sa.bindparam("entity"),
-                         staged.c.parent_id.in_(sa.bindparam("parents", expanding=True)))
-                  .order_by(staged.c.parent_id, staged.c.source_id))
-_CHILD_PAYLOADS = (sa.select(staged.c.parent_id, staged.c.payload)
-                   .where(staged.c.entity == sa.bindparam("entity"),
-                          staged.c.parent_id.in_(sa.bindparam("parents", expanding=True))))
-_PAYLOADS = (sa.select(staged.c.source_id, staged.c.payload)
-             .where(staged.c.entity == sa.bindparam("entity"),
-                    staged.c.source_id.in_(sa.bindparam("ids", expanding=True))))
+    "WHERE s.entity = ? AND s.source_id > ? ORDER BY s.source_id LIMIT ?")
 _SET_STAMP = (records.update()
               .where(records.c.entity == sa.bindparam("e"),
                      records.c.source_id == sa.bindparam("sid"))
@@ -411,6 +401,29 @@ class StateStore:
                     out.setdefault(parent, []).append(from_dict(cls, loads(payload)))
         return out
 
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        """Rows of one read at the driver level (``?`` marks): the hot paths of the load step
+        read ~2,000 rows a page, where SQLAlchemy's row objects cost more than SQLite."""
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        if mark != "?":
+            sql = sql.replace("?", mark)
+        with self.engine.connect() as conn:
+            cur = conn.connection.dbapi_connection.cursor()
+            try:
+                cur.execute(sql, tuple(params))
+                return cur.fetchall()
+            finally:
+                cur.close()
+
+    def _fetch_in(self, sql: str, head: Sequence[Any], ids: Sequence[str]) -> list[tuple]:
+        """:meth:`_fetch` of ``sql`` whose ``(?*)`` is an IN list over ``ids``, 500 a query."""
+        out: list[tuple] = []
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            out += self._fetch(sql.replace("(?*)", "(" + ",".join("?" * len(part)) + ")"),
+                               (*head, *part))
+        return out
+
     def ticket_scan(self, last: str = "", limit: int = 500) -> list[tuple]:
         """A page of staged tickets after ``last`` with their id-map row, one indexed join.
 
@@ -418,37 +431,36 @@ class StateStore:
         five are ``None`` for a ticket never loaded. No payload is read: the engine reads and
         decodes only the tickets it has something to do with (:meth:`staged_payloads`).
         """
-        with self.engine.connect() as conn:
-            return conn.execute(_TICKET_SCAN, {"entity": Entity.TICKETS.value, "last": last,
-                                               "limit": limit}).all()
+        return self._fetch(_TICKET_SCAN_SQL, (Entity.TICKETS.value, last, limit))
 
-    def _by_parent(self, stmt: Any, entity: Entity, parent_ids: Sequence[str]) -> dict:
-        ids = [str(p) for p in parent_ids]
+    def _by_parent(self, column: str, entity: Entity, parent_ids: Sequence[str]) -> dict:
         out: dict[str, list] = {}
-        with self.engine.connect() as conn:
-            for i in range(0, len(ids), 500):
-                for parent, value in conn.execute(stmt, {"entity": entity.value,
-                                                         "parents": ids[i:i + 500]}).all():
-                    out.setdefault(parent, []).append(value)
+        rows = self._fetch_in(f"SELECT parent_id, {column} FROM staged WHERE entity = ? AND "
+                              "parent_id IN (?*) ORDER BY parent_id, source_id",
+                              (entity.value,), [str(p) for p in parent_ids])
+        for parent, *value in rows:
+            out.setdefault(parent, []).append(value[0] if len(value) == 1 else tuple(value))
         return out
 
     def child_digests(self, entity: Entity, parent_ids: Sequence[str]) -> dict[str, list[str]]:
         """Parent id -> the staged digests of its ``entity`` rows in source-id order."""
-        return self._by_parent(_CHILD_DIGESTS, entity, parent_ids)
+        return self._by_parent("digest", entity, parent_ids)
 
     def child_payloads(self, entity: Entity, parent_ids: Sequence[str]) -> dict[str, list[str]]:
         """Parent id -> the staged payloads (JSON text, undecoded) of its ``entity`` rows."""
-        return self._by_parent(_CHILD_PAYLOADS, entity, parent_ids)
+        return self._by_parent("payload", entity, parent_ids)
+
+    def child_rows(self, entity: Entity, parent_ids: Sequence[str]
+                   ) -> dict[str, list[tuple[str, str]]]:
+        """Parent id -> (digest, payload) of its ``entity`` rows in source-id order (one read
+        where :meth:`child_digests` and then :meth:`child_payloads` would take two)."""
+        return self._by_parent("digest, payload", entity, parent_ids)
 
     def staged_payloads(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, str]:
         """Source id -> staged payload (JSON text, undecoded), 500 ids a query."""
-        ids = [str(s) for s in source_ids]
-        out: dict[str, str] = {}
-        with self.engine.connect() as conn:
-            for i in range(0, len(ids), 500):
-                out.update(conn.execute(_PAYLOADS, {"entity": entity.value,
-                                                    "ids": ids[i:i + 500]}).all())
-        return out
+        return dict(self._fetch_in("SELECT source_id, payload FROM staged WHERE entity = ? AND "
+                                   "source_id IN (?*)", (entity.value,),
+                                   [str(s) for s in source_ids]))
 
     def set_stamps(self, entity: Entity, stamps: dict[str, str]) -> None:
         """Record the stamp of records found unchanged, so the next run skips them unread."""

@@ -152,10 +152,17 @@ def iter_ticket_work(state: StateStore, plan: Any, *, only: set[str] | None = No
             return
         last = scan[-1][0]
         rows = scan if only is None else [r for r in scan if r[0] in only]
-        kids = state.child_digests(Entity.COMMENTS, [r[0] for r in rows]) if rows else {}
+        ids = [r[0] for r in rows]
+        # A page mostly never loaded (a first run) reads its comments' digests and payloads in
+        # one query; a page mostly done (a resume) reads digests only, payloads of the rest.
+        fresh = sum(1 for r in rows if r[2] is None) * 2 >= len(rows)
+        kids = (state.child_rows if fresh else state.child_digests)(Entity.COMMENTS, ids) \
+            if rows else {}
         out, todo = [], []
         for sid, sdig, outcome, *rest in rows:
-            stamp = None if fp is None else ticket_stamp(fp, sdig, kids.get(sid, ()))
+            mine = kids.get(sid, ())
+            stamp = None if fp is None else ticket_stamp(
+                fp, sdig, [k[0] for k in mine] if fresh else mine)
             row = None if outcome is None else dict(zip(_ROW_KEYS, (outcome, *rest)))
             w = TicketWork(sid, row, stamp)
             out.append(w)
@@ -163,17 +170,20 @@ def iter_ticket_work(state: StateStore, plan: Any, *, only: set[str] | None = No
                     and row["digest"] is not None and settled is not None and settled(row)):
                 todo.append(w)
         if todo:
-            _decode(state, plan, todo)
+            _decode(state, plan, todo, {sid: [k[1] for k in c] for sid, c in kids.items()}
+                    if fresh else None)
         yield out
         if len(scan) < page:
             return
 
 
-def _decode(state: StateStore, plan: Any, work: list[TicketWork]) -> None:
-    """Read, decode, assemble and map the tickets of ``work`` (two queries)."""
+def _decode(state: StateStore, plan: Any, work: list[TicketWork],
+            comments: dict[str, list[str]] | None = None) -> None:
+    """Read, decode, assemble and map the tickets of ``work`` (comments read unless given)."""
     ids = [w.sid for w in work]
     payloads = state.staged_payloads(Entity.TICKETS, ids)
-    comments = state.child_payloads(Entity.COMMENTS, ids)
+    if comments is None:
+        comments = state.child_payloads(Entity.COMMENTS, ids)
     for w in work:
         ticket = from_dict(Ticket, loads(payloads[w.sid]))
         ticket.comments = sorted((from_dict(Comment, loads(p)) for p in comments.get(w.sid, ())),
