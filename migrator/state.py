@@ -401,27 +401,33 @@ class StateStore:
                     out.setdefault(parent, []).append(from_dict(cls, loads(payload)))
         return out
 
-    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple]:
-        """Rows of one read at the driver level (``?`` marks): the hot paths of the load step
-        read ~2,000 rows a page, where SQLAlchemy's row objects cost more than SQLite."""
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        if mark != "?":
-            sql = sql.replace("?", mark)
-        with self.engine.connect() as conn:
-            cur = conn.connection.dbapi_connection.cursor()
-            try:
-                cur.execute(sql, tuple(params))
-                return cur.fetchall()
-            finally:
-                cur.close()
+    def _marks(self, sql: str) -> str:
+        """``sql`` written with ``?`` marks, in the driver's own parameter style."""
+        return sql if self.engine.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
 
-    def _fetch_in(self, sql: str, head: Sequence[Any], ids: Sequence[str]) -> list[tuple]:
+    def _fetch(self, sql: str, params: Sequence[Any], conn: Connection | None = None
+               ) -> list[tuple]:
+        """Rows of one read at the driver level (``?`` marks), on ``conn`` if given: the hot
+        paths of the load step read ~2,000 rows a page, where SQLAlchemy's row objects cost
+        more than SQLite."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self._fetch(sql, params, own)
+        cur = conn.connection.dbapi_connection.cursor()
+        try:
+            cur.execute(self._marks(sql), tuple(params))
+            return cur.fetchall()
+        finally:
+            cur.close()
+
+    def _fetch_in(self, sql: str, head: Sequence[Any], ids: Sequence[str],
+                  conn: Connection | None = None) -> list[tuple]:
         """:meth:`_fetch` of ``sql`` whose ``(?*)`` is an IN list over ``ids``, 500 a query."""
         out: list[tuple] = []
         for i in range(0, len(ids), 500):
             part = ids[i:i + 500]
             out += self._fetch(sql.replace("(?*)", "(" + ",".join("?" * len(part)) + ")"),
-                               (*head, *part))
+                               (*head, *part), conn)
         return out
 
     def ticket_scan(self, last: str = "", limit: int = 500) -> list[tuple]:
@@ -538,9 +544,9 @@ class StateStore:
         if not outcomes:
             return
         ids = [o.source_id for o in outcomes]
-        prior = {r[0]: r[1:] for r in conn.execute(sa.select(
-            records.c.source_id, records.c.created_run, records.c.attempts, records.c.target_id)
-            .where(records.c.entity == entity.value, records.c.source_id.in_(ids))).all()}
+        prior = {r[0]: r[1:] for r in self._fetch_in(
+            "SELECT source_id, created_run, attempts, target_id FROM records "
+            "WHERE entity = ? AND source_id IN (?*)", (entity.value,), ids, conn=conn)}
         now = time.time()
         rows = []
         for o in outcomes:
@@ -605,8 +611,10 @@ class StateStore:
             bid = int(conn.execute(batches.insert().values(
                 run_id=run_id, entity=entity.value, status="pending", created_at=now,
                 updated_at=now)).inserted_primary_key[0])
-            conn.execute(batch_items.insert(), [{"batch_id": bid, "source_id": str(s)}
-                                                for s in source_ids])
+            if source_ids:
+                conn.exec_driver_sql(self._marks("INSERT INTO batch_items (batch_id, source_id) "
+                                                 "VALUES (?, ?)"),
+                                     [(bid, str(s)) for s in source_ids])
         return bid
 
     def mark_sent(self, batch_id: int, job_id: str | None = None) -> None:

@@ -41,6 +41,9 @@ class Resolver:
         self._agents.update({str(a.id): a for a in getattr(plan, "agents", [])})
         self._end_user = lru_cache(maxsize=20000)(self._load_end_user)
         self.field_keys: dict[str, str] = {}  # plan field key -> the target's own field key
+        # (source id, prefer) -> Person: a requester is met on each of their tickets and
+        # comments; dropped when an id map is reloaded (a target id may have appeared)
+        self._people: dict[tuple[str, str], Person] = {}
 
     def learn_fields(self, plan: Any, existing: Iterable[Any]) -> None:
         """Map the plan's field keys to the keys the target gave its fields.
@@ -60,6 +63,7 @@ class Resolver:
         """Reload the id map of ``entities`` (after an earlier step created records)."""
         for e in entities:
             self._maps[e] = self.state.target_ids(e)
+        self._people.clear()
 
     def tid(self, entity: Entity, source_id: Any) -> str | None:
         """The target id of a source record, if it exists in the target."""
@@ -77,13 +81,21 @@ class Resolver:
         if source_id in (None, ""):
             return _UNKNOWN
         sid = str(source_id)
+        hit = self._people.get((sid, prefer))
+        if hit is not None:
+            return hit
+        found = _UNKNOWN
         order = ("end_user", "agent") if prefer == "end_user" else ("agent", "end_user")
         for kind in order:
             rec = self._agents.get(sid) if kind == "agent" else self._end_user(sid)
             if rec is not None:
                 entity = Entity.AGENTS if kind == "agent" else Entity.END_USERS
-                return Person(kind, self.tid(entity, sid), rec.name, rec.email)
-        return _UNKNOWN
+                found = Person(kind, self.tid(entity, sid), rec.name, rec.email)
+                break
+        if len(self._people) > 50_000:  # bounded: an account's end users are many
+            self._people.clear()
+        self._people[(sid, prefer)] = found
+        return found
 
     # -- per entity ------------------------------------------------------------------------
     def resolve(self, entity: Entity, record: Any) -> tuple[Any, str | None]:
