@@ -126,7 +126,8 @@ _CHILDREN = (sa.select(staged.c.parent_id, staged.c.payload)
 
 
 _TICKET_SCAN_SQL = (
-    "SELECT s.source_id, s.digest, r.outcome, r.digest, r.stamp, r.target_id, r.reason "
+    "SELECT s.source_id, s.digest, r.outcome, r.digest, r.stamp, r.target_id, r.reason, "
+    "s.payload "
     "FROM staged s LEFT JOIN records r ON r.entity = s.entity AND r.source_id = s.source_id "
     "WHERE s.entity = ? AND s.source_id > ? ORDER BY s.source_id LIMIT ?")
 _SET_STAMP = (records.update()
@@ -135,6 +136,8 @@ _SET_STAMP = (records.update()
               .values(stamp=sa.bindparam("st")))
 
 
+_RECORD_COLS = ("entity", "source_id", "target_id", "outcome", "reason", "created_run", "run_id",
+                "digest", "stamp", "attempts", "updated_at")
 _STAGED_COLS = ("entity", "source_id", "parent_id", "updated_at", "digest", "payload", "export_seq")
 
 
@@ -433,9 +436,10 @@ class StateStore:
     def ticket_scan(self, last: str = "", limit: int = 500) -> list[tuple]:
         """A page of staged tickets after ``last`` with their id-map row, one indexed join.
 
-        Rows: (source_id, staged digest, outcome, digest, stamp, target_id, reason); the last
-        five are ``None`` for a ticket never loaded. No payload is read: the engine reads and
-        decodes only the tickets it has something to do with (:meth:`staged_payloads`).
+        Rows: (source_id, staged digest, outcome, digest, stamp, target_id, reason, payload);
+        outcome to reason are ``None`` for a ticket never loaded. The payload comes as JSON
+        text, undecoded: SQLite reads the row anyway, and the engine decodes only the tickets
+        it has something to do with.
         """
         return self._fetch(_TICKET_SCAN_SQL, (Entity.TICKETS.value, last, limit))
 
@@ -553,14 +557,10 @@ class StateStore:
             created_run, attempts, old_target = prior.get(o.source_id, (None, 0, None))
             if o.outcome == Outcome.CREATED and created_run is None:
                 created_run = run_id
-            rows.append({
-                "entity": entity.value, "source_id": o.source_id,
-                "target_id": o.target_id or old_target, "outcome": o.outcome.value,
-                "reason": o.reason, "created_run": created_run, "run_id": run_id,
-                "digest": o.digest, "stamp": o.stamp, "attempts": (attempts or 0) + 1,
-                "updated_at": now,
-            })
-        self._upsert(conn, records, rows, ["entity", "source_id"])
+            rows.append((entity.value, o.source_id, o.target_id or old_target, o.outcome.value,
+                         o.reason, created_run, run_id, o.digest, o.stamp, (attempts or 0) + 1,
+                         now))
+        self._upsert_tuples(conn, records, _RECORD_COLS, rows, ["entity", "source_id"])
 
     def record_outcomes(self, entity: Entity, outcomes: Sequence[RecordOutcome], run_id: int) -> None:
         with self.transaction() as conn:

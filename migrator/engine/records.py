@@ -7,7 +7,9 @@ rest of the load path together (bench/, BENCHMARKS.md). A record's
 digest is taken *before* references are resolved, so it changes only when the source or the
 mapping changed: that is what delta runs compare.
 
-The tickets step reads pages with :func:`iter_ticket_work`: each staged ticket comes with its
+The tickets step reads pages with :func:`iter_ticket_work`: one indexed join gives 500 staged
+tickets (payload undecoded) with their id-map rows, one more query their comments (digests, and
+the payloads too on a page mostly never loaded). Each staged ticket comes with its
 id-map row and a *stamp*, the digest of its staged rows' digests (ticket and comments, computed
 at staging) and the plan's fingerprint (:func:`plan_fingerprint`). A ticket whose row carries
 the same stamp had the same input under the same mapping, so its mapped digest is the one the
@@ -159,7 +161,9 @@ def iter_ticket_work(state: StateStore, plan: Any, *, only: set[str] | None = No
         kids = (state.child_rows if fresh else state.child_digests)(Entity.COMMENTS, ids) \
             if rows else {}
         out, todo = [], []
-        for sid, sdig, outcome, *rest in rows:
+        payloads = {}
+        for sid, sdig, outcome, *rest, payload in rows:
+            payloads[sid] = payload
             mine = kids.get(sid, ())
             stamp = None if fp is None else ticket_stamp(
                 fp, sdig, [k[0] for k in mine] if fresh else mine)
@@ -170,18 +174,17 @@ def iter_ticket_work(state: StateStore, plan: Any, *, only: set[str] | None = No
                     and row["digest"] is not None and settled is not None and settled(row)):
                 todo.append(w)
         if todo:
-            _decode(state, plan, todo, {sid: [k[1] for k in c] for sid, c in kids.items()}
-                    if fresh else None)
+            _decode(state, plan, todo, payloads,
+                    {sid: [k[1] for k in c] for sid, c in kids.items()} if fresh else None)
         yield out
         if len(scan) < page:
             return
 
 
-def _decode(state: StateStore, plan: Any, work: list[TicketWork],
+def _decode(state: StateStore, plan: Any, work: list[TicketWork], payloads: dict[str, str],
             comments: dict[str, list[str]] | None = None) -> None:
-    """Read, decode, assemble and map the tickets of ``work`` (comments read unless given)."""
+    """Decode, assemble and map the tickets of ``work`` (comments read unless given)."""
     ids = [w.sid for w in work]
-    payloads = state.staged_payloads(Entity.TICKETS, ids)
     if comments is None:
         comments = state.child_payloads(Entity.COMMENTS, ids)
     for w in work:
