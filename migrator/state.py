@@ -448,8 +448,12 @@ class StateStore:
         rows = self._fetch_in(f"SELECT parent_id, {column} FROM staged WHERE entity = ? AND "
                               "parent_id IN (?*) ORDER BY parent_id, source_id",
                               (entity.value,), [str(p) for p in parent_ids])
-        for parent, *value in rows:
-            out.setdefault(parent, []).append(value[0] if len(value) == 1 else tuple(value))
+        one = "," not in column
+        for row in rows:
+            kids = out.get(row[0])
+            if kids is None:
+                kids = out[row[0]] = []
+            kids.append(row[1] if one else row[1:])
         return out
 
     def child_digests(self, entity: Entity, parent_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -481,10 +485,9 @@ class StateStore:
                                       for sid, st in stamps.items()])
 
     def get_staged(self, entity: Entity, source_id: str) -> Any | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(staged.c.payload).where(
-                staged.c.entity == entity.value, staged.c.source_id == str(source_id))).first()
-        return from_dict(RECORD_TYPES[entity], loads(row[0])) if row else None
+        rows = self._fetch("SELECT payload FROM staged WHERE entity = ? AND source_id = ?",
+                           (entity.value, str(source_id)))
+        return from_dict(RECORD_TYPES[entity], loads(rows[0][0])) if rows else None
 
     def staged_digests(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, str]:
         with self.engine.connect() as conn:
