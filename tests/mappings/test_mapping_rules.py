@@ -167,3 +167,33 @@ def test_mapping_agent_match_by_location():
                                 "    - when: {locations: [Austin]}\n      tier: l2\n"
                                 "      team: hub\n  default: {tier: l1, team: hub}")
     assert plan_for(text, extra=extra).placement("8") == ("l2", "hub")
+
+
+def test_mapping_memoised_routing_and_values_agree_with_a_fresh_plan():
+    """Routing and value maps are memoised per plan: tickets that differ only in what one rule
+    reads (a tag, a field value, a priority) still get their own answers, in any order."""
+    text = BASE_MAPPING.replace(
+        "      when: {tags: [firmware]}",
+        "      when: {fields: {Product line: [Smart Hub]}, priorities: [urgent]}")
+    tickets = [Ticket(id=str(i), subject="", tags=tags, group_id=group, priority=prio,
+                      custom_fields=fields)
+               for i, (tags, group, prio, fields) in enumerate([
+                   ([], "11", "urgent", {"f1": "smart_hub"}),
+                   ([], "11", "low", {"f1": "smart_hub"}),
+                   ([], "11", "urgent", {"f1": "app"}),
+                   (["firmware"], "10", "urgent", {"f1": "smart_hub", "f2": "A-1"}),
+                   ([], "10", "urgent", {"f1": ["smart_hub"]}),
+                   ([], "10", "urgent", {"f1": "smart_hub", "f2": {"odd": "value"}}),
+                   ([], "11", "urgent", {"f1": "smart_hub"}),
+               ])]
+    shared = plan_for(text)
+    warm = [shared.map_ticket(t) for t in [*tickets, *reversed(tickets)]]
+    fresh = [plan_for(text).map_ticket(t) for t in [*tickets, *reversed(tickets)]]
+    assert [(m.group_id, m.custom_fields) for m in warm] == \
+        [(m.group_id, m.custom_fields) for m in fresh]
+    assert [m.group_id for m in warm[:3]] == ["eng/engineer", "hub/l2", "hub/l2"]
+    lists = [m.custom_fields["cf_product"] for m in warm if isinstance(
+        m.custom_fields.get("cf_product"), list)]
+    assert len(lists) == 2 and lists[0] is not lists[1]  # a memoised list is never shared
+    odd = Ticket(id="9", subject="", priority="urgent", custom_fields={"f1": {"x": 1}})
+    assert shared.route(odd) == plan_for(text).route(odd) == ("hub", "l1")  # no dict key
