@@ -10,7 +10,6 @@ is meant for small, hand-built or seeded data only.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -80,7 +79,7 @@ def histories_from_records(tickets: Iterable[Ticket], comments: Iterable[Comment
 def _iter_by_parent(store: Any, entity: Entity, decode: Callable[[dict], Any],
                     page: int = 2000) -> Iterator[Any]:
     """Staged children ordered by (parent_id, source_id), one page per query."""
-    from migrator.state import staged  # the table; read-only use
+    from migrator.state import loads, staged  # the table; read-only use
 
     last: tuple[str, str] | None = None
     while True:
@@ -94,7 +93,7 @@ def _iter_by_parent(store: Any, entity: Entity, decode: Callable[[dict], Any],
         with store.engine.connect() as conn:
             rows = conn.execute(q).all()
         for _, _, payload in rows:
-            yield decode(json.loads(payload))
+            yield decode(loads(payload))
         if len(rows) < page:
             return
         last = (rows[-1][0], rows[-1][1])
