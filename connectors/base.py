@@ -182,7 +182,9 @@ class Target(Protocol):
 
         Optional extras: ``helpers()`` (records the target created for itself, see
         :class:`Helper`), ``changes()`` and ``restore(entity, target_id, before)`` (existing
-        records the run changed and how to put them back, see :class:`Change`)."""
+        records the run changed and how to put them back, see :class:`Change`), and
+        ``watch_changes(sink)``: hand each change to ``sink`` *before* the write that makes it,
+        so a process killed inside ``submit`` has already kept what to put back."""
 
     def stats(self) -> dict[str, dict]: ...
 

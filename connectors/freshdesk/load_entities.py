@@ -59,6 +59,7 @@ class EntityLoader:
         self._companies: dict[str, str] | None = None
         self._created: dict[Entity, dict[str, str]] = {}
         self._changes: list[Change] = []  # existing records changed here, not yet reported
+        self._change_sink: Callable[[list[Change]], None] | None = None
         self._lock = threading.Lock()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -81,8 +82,19 @@ class EntityLoader:
         return dict(self._created.get(entity, {}))
 
     def _changed(self, entity: Entity, target_id: str, before: dict[str, Any]) -> None:
+        """Called *before* the write: with a sink (:meth:`watch_changes`) the engine keeps it
+        at once, so a process killed right after the write still knows what to put back."""
+        change = Change(entity, str(target_id), before)
+        if self._change_sink is not None:
+            self._change_sink([change])
+            return
         with self._lock:
-            self._changes.append(Change(entity, str(target_id), before))
+            self._changes.append(change)
+
+    def watch_changes(self, sink: Callable[[list[Change]], None] | None) -> None:
+        """Hand each change to ``sink`` as it is noted, before the write (``None``: queue them
+        for :meth:`changes` again)."""
+        self._change_sink = sink
 
     def changes(self) -> list[Change]:
         """Existing agents and groups changed since the last call, with what they had."""

@@ -70,6 +70,7 @@ class ZendeskTarget:
         self._placeholder_lock = threading.Lock()  # tickets of a batch are prepared in parallel
         self._helpers: list[Helper] = []
         self._changes: list[Change] = []  # existing agents updated, not yet reported
+        self._change_sink: Callable[[list[Change]], None] | None = None
         self._changes_lock = threading.Lock()  # agent batches may be in flight together
         self._agents_now: dict[str, dict] | None = None  # e-mail -> the target's agent, as read
         self._sleep = sleep
@@ -383,8 +384,17 @@ class ZendeskTarget:
                 continue
             before = {k: now.get(k) for k in RESTORED_USER_FIELDS}
             if any(k in body and body[k] != before[k] for k in before):
+                change = Change(Entity.AGENTS, str(now["id"]), before)
+                if self._change_sink is not None:  # kept by the engine before the job is sent
+                    self._change_sink([change])
+                    continue
                 with self._changes_lock:
-                    self._changes.append(Change(Entity.AGENTS, str(now["id"]), before))
+                    self._changes.append(change)
+
+    def watch_changes(self, sink: Callable[[list[Change]], None] | None) -> None:
+        """Hand each change to ``sink`` as it is noted, before the write (``None``: queue them
+        for :meth:`changes` again)."""
+        self._change_sink = sink
 
     def changes(self) -> list[Change]:
         """Existing agents updated since the last call, with what they had."""

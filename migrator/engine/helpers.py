@@ -17,7 +17,8 @@ from typing import Any
 from migrator.models import Outcome
 from migrator.state import RecordOutcome, StateStore
 
-__all__ = ["HELPER_PREFIX", "record_helpers", "record_changes", "changes_of", "forget_changes"]
+__all__ = ["HELPER_PREFIX", "record_helpers", "record_changes", "keep_changes", "watch_changes",
+           "changes_of", "forget_changes"]
 
 HELPER_PREFIX = "helper:"
 RESTORE_PREFIX = "restore:"
@@ -37,13 +38,19 @@ def forget_changes(state: StateStore, run_id: int) -> None:
 
 def record_changes(state: StateStore, target: Any, run_id: int) -> int:
     """Ask the target which existing records it changed since the last call and keep their
-    previous values with the run; the first value seen in a run wins (it is what the run
-    found). Returns how many were new (targets without ``changes()`` change nothing)."""
+    previous values with the run (targets without ``changes()`` change nothing). Returns how
+    many were new."""
     report = getattr(target, "changes", None)
+    return keep_changes(state, run_id, list(report() or ()) if report is not None else [])
+
+
+def keep_changes(state: StateStore, run_id: int, changed: list[Any]) -> int:
+    """Keep ``changed`` (:class:`connectors.base.Change`) with the run; the first value seen in
+    a run wins (it is what the run found). Also the sink a target's ``watch_changes`` gets, so
+    a change is kept before the write that makes it. Returns how many were new."""
+    if not changed:
+        return 0
     with _CHANGES_LOCK:
-        changed = list(report() or ()) if report is not None else []
-        if not changed:
-            return 0
         kept = changes_of(state, run_id)
         new = 0
         for change in changed:
@@ -51,8 +58,18 @@ def record_changes(state: StateStore, target: Any, run_id: int) -> int:
             if str(change.target_id) not in rows:
                 rows[str(change.target_id)] = dict(change.before)
                 new += 1
-        state.set_meta(f"{RESTORE_PREFIX}{run_id}", json.dumps(kept, sort_keys=True))
+        if new:
+            state.set_meta(f"{RESTORE_PREFIX}{run_id}", json.dumps(kept, sort_keys=True))
         return new
+
+
+def watch_changes(state: StateStore, target: Any, run_id: int | None) -> None:
+    """Have the target hand over each change before its write (``run_id`` ``None``: stop).
+
+    Targets without ``watch_changes`` are asked after each batch (:func:`record_changes`)."""
+    watch = getattr(target, "watch_changes", None)
+    if callable(watch):
+        watch(None if run_id is None else (lambda changed: keep_changes(state, run_id, changed)))
 
 
 def record_helpers(state: StateStore, target: Any, run_id: int) -> int:

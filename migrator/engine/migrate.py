@@ -17,7 +17,7 @@ from typing import Any, Iterator
 from connectors.base import LoadItem
 from migrator.engine.batches import BatchRunner
 from migrator.engine.classify import REUSE_ENTITIES, classify, reuse_key
-from migrator.engine.helpers import record_helpers
+from migrator.engine.helpers import record_helpers, watch_changes
 from migrator.engine.records import (TicketWork, count_step_records, iter_step_records,
                                      iter_ticket_work, record_digest)
 from migrator.engine.recovery import recover_open_batches
@@ -243,6 +243,7 @@ def migrate(state: StateStore, target: Any, plan: Any, options: Any, *,
             state.finish_run(old["id"], "crashed")
     run.run_id = state.start_run("migrate", {"retry_failed": opts.retry_failed, **opts.label})
     report = RunReport(run_id=run.run_id)
+    watch_changes(state, target, run.run_id)  # changed existing records kept before each write
     try:
         report.recovered = recover_open_batches(state, target, plan)
         run.existing = load_existing(target)
@@ -258,6 +259,7 @@ def migrate(state: StateStore, target: Any, plan: Any, options: Any, *,
         report.status = "failed"
         raise
     finally:
+        watch_changes(state, target, None)
         if report.status == "running":
             report.status = "failed"
         state.finish_run(run.run_id, report.status)

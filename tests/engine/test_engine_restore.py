@@ -45,3 +45,32 @@ def test_a_target_that_cannot_restore_says_so_and_keeps_the_record(world, option
     done = rollback(state, target, run_id=report.run_id)
     assert done.not_restored and "groups g9" in done.not_restored[0]
     assert changes_of(state, report.run_id)  # kept: nothing was put back
+
+
+class Watching(FakeTarget):
+    """Hands each change to the engine's sink before its write, then checks it was kept."""
+
+    def __init__(self, state):
+        super().__init__()
+        self.state, self.sink, self.kept_before_write = state, None, []
+
+    def watch_changes(self, sink):
+        self.sink = sink
+
+    def submit(self, entity, items):
+        if entity is Entity.GROUPS and self.sink is not None and not self.kept_before_write:
+            self.sink([Change(Entity.GROUPS, "g7", {"escalate_to": "a1"})])
+            # the write would happen here; a SIGKILL now must not lose what g7 had
+            run = max(r["id"] for r in self.state.list_runs())
+            self.kept_before_write.append(changes_of(self.state, run))
+        return super().submit(entity, items)
+
+
+def test_a_watched_change_is_kept_before_the_write_that_makes_it(world, options):
+    state, _, _, plan, _ = world
+    target = Watching(state)
+    report = migrate(state, target, plan, options)
+    assert target.kept_before_write == [{"groups": {"g7": {"escalate_to": "a1"}}}]
+    assert target.sink is None  # the run is over: the target queues changes again
+    rollback(state, target, run_id=report.run_id)
+    assert target.restored == [(Entity.GROUPS, "g7", {"escalate_to": "a1"})]
