@@ -22,7 +22,7 @@ class NullTarget:
                  found: set[tuple[str, str]] | None = None):
         self.capabilities = TargetCapabilities(
             sets_timestamps=True, creates_agents=True, writable_roles=True, async_jobs=False,
-            max_attachment_bytes=None, batch_size=batch_size)
+            max_attachment_bytes=None, batch_size=batch_size, atomic_tickets=True)
         self.sent: dict[str, int] = {}
         self.sent_ids: dict[str, set[str]] = {}
         self.keep_ids = False
@@ -49,10 +49,17 @@ class NullTarget:
             self.sent[entity.value] = self.sent.get(entity.value, 0) + len(items)
             if self.keep_ids:
                 self.sent_ids.setdefault(entity.value, set()).update(i.source_id for i in items)
-            outcomes = [RecordOutcome(i.source_id, Outcome.CREATED, target_id=str(next(self._ids)))
+            # a recovering item an earlier process created is found by its marker, not made
+            # again (as Zendesk and Freshdesk do); everything else is created
+            held = {i.source_id for i in items
+                    if i.recovering and (entity.value, i.source_id) in self._found}
+            outcomes = [RecordOutcome(i.source_id, Outcome.UNCHANGED, target_id=f"found-{i.source_id}")
+                        if i.source_id in held else
+                        RecordOutcome(i.source_id, Outcome.CREATED, target_id=str(next(self._ids)))
                         for i in items]
             if self._ledger is not None:
-                self._ledger.write("".join(f"{entity.value}\t{i.source_id}\n" for i in items))
+                self._ledger.write("".join(f"{entity.value}\t{i.source_id}\n" for i in items
+                                           if i.source_id not in held))
         return Submission(entity, items, outcomes=outcomes)
 
     def collect(self, submission: Submission) -> list[RecordOutcome]:

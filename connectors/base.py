@@ -126,6 +126,9 @@ class TargetCapabilities:
     batch_size: int = 100
     notes: tuple[str, ...] = ()
     time_entries: bool = False  # can logged time (with its date and agent) be written?
+    # is a ticket created with all its comments in one request? Then a ticket found by its
+    # marker after a crash is complete: it is adopted, not sent again to be completed
+    atomic_tickets: bool = False
 
 
 @runtime_checkable

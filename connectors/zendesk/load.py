@@ -41,7 +41,7 @@ log = logging.getLogger("connectors.zendesk")
 MAX_ATTACHMENT = 50 * 1024 * 1024  # commonly cited, not in the stored sources (§5.2)
 CAPABILITIES = TargetCapabilities(
     sets_timestamps=True, creates_agents=True, writable_roles=False, async_jobs=True,
-    max_attachment_bytes=MAX_ATTACHMENT, batch_size=100,
+    max_attachment_bytes=MAX_ATTACHMENT, batch_size=100, atomic_tickets=True,
     notes=("tickets go through the Ticket Import API: no triggers, no e-mails, no SLA metrics",
            "satisfaction ratings cannot be re-created by an admin (requester only)"))
 

@@ -88,11 +88,12 @@ class Stored:
 class FakeTarget:
     name = "faketarget"
 
-    def __init__(self, *, async_jobs: bool = False, batch_size: int = 3):
+    def __init__(self, *, async_jobs: bool = False, batch_size: int = 3,
+                 atomic_tickets: bool = False):
         self.capabilities = TargetCapabilities(
             sets_timestamps=True, creates_agents=True, writable_roles=True,
             async_jobs=async_jobs, max_attachment_bytes=None, batch_size=batch_size,
-            time_entries=True)
+            time_entries=True, atomic_tickets=atomic_tickets)
         self.store: dict[Entity, dict[str, Stored]] = {e: {} for e in Entity}
         self.fail: dict[tuple[Entity, str], str] = {}
         self.transient_on: Callable[[Entity, list[LoadItem]], bool] = lambda e, items: False

@@ -102,6 +102,39 @@ def test_crash_mid_batch_then_recovery_creates_nothing_twice(world, options, poi
         assert any(resent)
 
 
+@pytest.mark.parametrize("atomic", [False, True])
+def test_tickets_found_after_a_crash_are_adopted_where_a_ticket_is_created_whole(
+        world, options, atomic):
+    """A target that creates a ticket with its comments in one request (Zendesk's import) holds
+    complete tickets when recovery finds them: they are adopted, not sent again; elsewhere
+    (Freshdesk adds notes one by one) they are sent again to be completed."""
+    state, _, _, plan, _ = world
+    target = FakeTarget(atomic_tickets=atomic)
+    seen = {"n": 0}
+
+    def crash(p, entity, items):
+        if p == "collect" and entity is Entity.TICKETS:
+            seen["n"] += 1
+            return seen["n"] == 1
+        return False
+
+    target.crash_at = crash
+    with pytest.raises(Crash):
+        migrate(state, target, plan, options)
+    before = len(target.submitted)
+    target.crash_at = lambda *a: False
+    report = migrate(state, target, plan, options)
+    assert report.status == "done" and report.recovered.get("tickets") == 3
+    sent = [(sid, r) for e, ids, rec in target.submitted[before:] if e is Entity.TICKETS
+            for sid, r in zip(ids, rec)]
+    assert len(sent) == (0 if atomic else 3)  # the found batch only, and only to complete it
+    assert all(r for _, r in sent)
+    assert target.count(Entity.TICKETS) == 6
+    assert_each_once(state, target)
+    again = migrate(state, target, plan, options)  # adopted with their digest: nothing to do
+    assert again.step("tickets").counts.get("unchanged") == 6
+
+
 def test_rejected_records_are_kept_and_retry_failed_sends_only_them(world, options):
     state, _, target, plan, _ = world
     target.fail[(Entity.TICKETS, "3")] = "Subject: is too long"
