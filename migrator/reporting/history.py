@@ -85,10 +85,9 @@ def _iter_by_parent(store: Any, entity: Entity, decode: Callable[[dict], Any],
     while True:
         q = sa.select(staged.c.parent_id, staged.c.source_id, staged.c.payload).where(
             staged.c.entity == entity.value, staged.c.parent_id.is_not(None))
-        if last is not None:
-            q = q.where(sa.or_(staged.c.parent_id > last[0],
-                               sa.and_(staged.c.parent_id == last[0],
-                                       staged.c.source_id > last[1])))
+        if last is not None:  # a row value: the index range starts there (an OR of the two
+            # columns made SQLite walk from the start of the entity: quadratic in the tickets)
+            q = q.where(sa.tuple_(staged.c.parent_id, staged.c.source_id) > sa.tuple_(*last))
         q = q.order_by(staged.c.parent_id, staged.c.source_id).limit(page)
         with store.engine.connect() as conn:
             rows = conn.execute(q).all()

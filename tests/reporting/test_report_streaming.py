@@ -80,7 +80,7 @@ def test_median_beyond_the_exact_cap_stays_within_one_percent(monkeypatch):
 
 
 @pytest.mark.parametrize("page", [2, 1000])
-def test_histories_from_the_state_store_in_one_ordered_pass(tmp_path, page):
+def test_histories_from_the_state_store_in_one_ordered_pass(state_url, page):
     d = Desk()
     for tid, created in (("10", 0), ("2", 1), ("1", 2)):  # string order differs from numeric
         d.ticket(tid, created=created, reply=1, status="solved", solved=created + 3)
@@ -88,7 +88,7 @@ def test_histories_from_the_state_store_in_one_ordered_pass(tmp_path, page):
     d.event("10", "status", "open", "solved", 3)
     d.rating("1", "good", 6)
     d.logged("2", "a1", 300)
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    store = StateStore(state_url)  # SQLite and PostgreSQL: the keyset is a row value
     for records in (d.tickets, d.comments, d.events, d.ratings, d.entries):
         store.stage(records)
     histories = list(histories_from_store(store, page=page))
