@@ -35,7 +35,7 @@ class TicketMapper:
         self.group_keys = group_keys
         emails = d.agent_by_email()
         self.leads = {k: getattr(emails.get(t.lead.lower()), "id", None) for k, t in m.teams.items()}
-        self._memo: dict[tuple[str, Any], Any] = {}  # (map name, value) -> mapped value
+        self._memo: dict[tuple, Any] = {}  # (map name, type, value) -> mapped value
 
     def map_ticket(self, t: Ticket) -> Ticket:
         """The mapped copy of ``t`` (``t`` itself is left unchanged)."""
@@ -60,7 +60,8 @@ class TicketMapper:
     def _value(self, name: str, value: Any, ticket_id: str) -> Any:
         if value is None:
             return None
-        hit = self._memo.get((name, value), _MISSING)
+        key = (name, type(value), value)  # 1 and True are one dict key, not one value
+        hit = self._memo.get(key, _MISSING)
         if hit is not _MISSING:
             return hit
         mapped, how = apply(getattr(self.m.values, name), value)
@@ -68,7 +69,7 @@ class TicketMapper:
             raise strict_error(name, value, ticket_id)
         if len(self._memo) > 10_000:
             self._memo.clear()
-        self._memo[(name, value)] = mapped
+        self._memo[key] = mapped
         return mapped
 
     def _fields(self, t: Ticket) -> dict[str, Any]:

@@ -54,7 +54,7 @@ def profile_tickets(m: Mapping, d: Directory, staged: StagedData,
 def _profile(m: Mapping, d: Directory, staged: StagedData, target_type: str) -> TicketProfile:
     router, fields = Router(m, d), FieldResolver(m, d, target_type)
     p = TicketProfile()
-    hows: dict[tuple[str, object], str] = {}  # (map, value) -> how: status values repeat
+    hows: dict[tuple, str] = {}  # (map, type, value) -> how: status values repeat
     notes: Counter = Counter()  # (map, value, how) -> tickets, into p.coverage at the end
     for t in staged.iter(Entity.TICKETS):
         _count(p, t, router, fields, m, d, hows, notes)
@@ -84,9 +84,9 @@ def _count(p: TicketProfile, t: Ticket, router: Router, fields: FieldResolver, m
     for name in ("status", "priority", "type"):
         value = getattr(t, name)
         if value is not None:
-            how = hows.get((name, value))
+            how = hows.get((name, type(value), value))
             if how is None:
-                how = hows[(name, value)] = apply(getattr(m.values, name), value)[1]
+                how = hows[(name, type(value), value)] = apply(getattr(m.values, name), value)[1]
             _note(p, notes, name, value, how, t.id)
     for key, value in sorted(t.custom_fields.items()):
         if value is None or value == "" or value == []:
@@ -104,6 +104,7 @@ def _count(p: TicketProfile, t: Ticket, router: Router, fields: FieldResolver, m
 
 def _note(p: TicketProfile, notes: Counter, name: str, value: object, how: str,
           ticket_id: str) -> None:
-    notes[(name, tuple(value) if isinstance(value, list) else value, how)] += 1
+    # keyed by the label shown: 1 and True are one dict key but not one value
+    notes[(name, Coverage.label(value), how)] += 1
     if how == UNMAPPED:
         p.examples.setdefault(f"{name}:{Coverage.label(value)}", ticket_id)

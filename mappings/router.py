@@ -90,7 +90,7 @@ class Router:
             elif name in ("product", "organization"):
                 parts.append(getattr(t, f"{name}_id"))
             else:
-                parts.append(getattr(t, name))
+                parts.append(_typed(getattr(t, name)))
         if self._rule_titles:
             for key, value in t.custom_fields.items():
                 used = self._field_used.get(key)
@@ -99,7 +99,7 @@ class Router:
                         key in self._rule_titles
                         or self.titles.get(key, key).lower() in self._rule_titles)
                 if used:
-                    parts.append((key, tuple(value) if isinstance(value, list) else value))
+                    parts.append((key, _typed(value)))
         key = tuple(parts)
         try:
             hash(key)
@@ -140,6 +140,14 @@ class Router:
         return False
 
 
+def _typed(value: Any) -> Any:
+    """``value`` as a memo key: lists as tuples, and with its type (``1``, ``1.0`` and ``True``
+    are one dict key but read as "1", "1.0" and "true")."""
+    if isinstance(value, list):
+        return tuple(_typed(v) for v in value)
+    return (type(value), value)
+
+
 def target_field_key(name: str, target_type: str) -> str:
     """The target's name for a field: Freshdesk custom fields carry a ``cf_`` prefix."""
     slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "field"
@@ -169,7 +177,7 @@ class FieldResolver:
         The field must have a map (:meth:`field_map`). Option values repeat across tickets, so
         each (field, value) is mapped once; a list value comes back as a new list every time.
         """
-        memo_key = (key, tuple(value) if isinstance(value, list) else value)
+        memo_key = (key, _typed(value))
         try:
             hit = self._values.get(memo_key)
         except TypeError:  # a value that is no dict key (a dict): mapped every time

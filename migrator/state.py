@@ -14,7 +14,7 @@ Tables:
                    of what was loaded and a ``stamp`` (staged digests + plan fingerprint) that
                    lets a later run skip an unchanged ticket without decoding it
     batches        a batch of records for the target: pending -> sent (job id) -> done
-    batch_items    which records a batch holds
+    batch_items    which records a batch holds, with the digest each was sent with
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from migrator.models import RECORD_TYPES, Entity, Outcome, from_dict, to_dict
 
 __all__ = ["StateStore", "RecordOutcome", "SCHEMA_VERSION", "digest", "dumps", "loads"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 
@@ -106,6 +106,9 @@ batch_items = sa.Table(
     "batch_items", metadata,
     sa.Column("batch_id", sa.Integer, primary_key=True),
     sa.Column("source_id", sa.String(100), primary_key=True),
+    # what was sent (None for a record sent to be completed): recovery records a record it
+    # finds with it, so an unchanged one is not sent again and a changed one is
+    sa.Column("digest", sa.String(40)),
 )
 
 
@@ -607,17 +610,20 @@ class StateStore:
                     records.c.source_id.in_([str(s) for s in source_ids[i:i + 500]])))
 
     # -- batches ---------------------------------------------------------------------------
-    def open_batch(self, run_id: int, entity: Entity, source_ids: Sequence[str]) -> int:
-        """Write a batch and its records *before* anything is sent."""
+    def open_batch(self, run_id: int, entity: Entity, source_ids: Sequence[str],
+                   digests: dict[str, str | None] | None = None) -> int:
+        """Write a batch and its records (with the digest each is sent with, if given)
+        *before* anything is sent."""
         now = time.time()
         with self.transaction() as conn:
             bid = int(conn.execute(batches.insert().values(
                 run_id=run_id, entity=entity.value, status="pending", created_at=now,
                 updated_at=now)).inserted_primary_key[0])
             if source_ids:
-                conn.exec_driver_sql(self._marks("INSERT INTO batch_items (batch_id, source_id) "
-                                                 "VALUES (?, ?)"),
-                                     [(bid, str(s)) for s in source_ids])
+                digests = digests or {}
+                conn.exec_driver_sql(self._marks("INSERT INTO batch_items (batch_id, source_id, "
+                                                 "digest) VALUES (?, ?, ?)"),
+                                     [(bid, str(s), digests.get(str(s))) for s in source_ids])
         return bid
 
     def mark_sent(self, batch_id: int, job_id: str | None = None) -> None:
@@ -643,8 +649,10 @@ class StateStore:
         with self.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(q.order_by(batches.c.id)).mappings()]
             for row in rows:
-                row["source_ids"] = [r[0] for r in conn.execute(sa.select(batch_items.c.source_id)
-                                     .where(batch_items.c.batch_id == row["id"])).all()]
+                items = conn.execute(sa.select(batch_items.c.source_id, batch_items.c.digest)
+                                     .where(batch_items.c.batch_id == row["id"])).all()
+                row["source_ids"] = [r[0] for r in items]
+                row["digests"] = {r[0]: r[1] for r in items}  # None: unknown or to complete
         return rows
 
     def batch_counts(self) -> dict[str, dict[str, int]]:
@@ -671,5 +679,12 @@ def _v3_record_stamp(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE records ADD COLUMN stamp VARCHAR(40)"))
 
 
+def _v4_batch_item_digest(conn: Connection) -> None:
+    """Version 4: ``batch_items.digest`` (recovery records what an interrupted batch sent)."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns("batch_items")}
+    if "digest" not in have:
+        conn.execute(sa.text("ALTER TABLE batch_items ADD COLUMN digest VARCHAR(40)"))
+
+
 # Upgrade steps: version N -> the function that brings a version N-1 database to N.
-_MIGRATIONS: dict[int, Any] = {2: _v2_parent_index, 3: _v3_record_stamp}
+_MIGRATIONS: dict[int, Any] = {2: _v2_parent_index, 3: _v3_record_stamp, 4: _v4_batch_item_digest}

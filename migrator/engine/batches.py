@@ -94,7 +94,9 @@ class BatchRunner:
 
     def _one(self, items: list[LoadItem], digests: dict[str, str | None],
              stamps: dict[str, str | None] | None = None) -> None:
-        bid = self.state.open_batch(self.run_id, self.entity, [i.source_id for i in items])
+        # what each record is sent with; None for one sent to be completed (it may be partial)
+        sent = {i.source_id: None if i.recovering else digests.get(i.source_id) for i in items}
+        bid = self.state.open_batch(self.run_id, self.entity, [i.source_id for i in items], sent)
         killpoints.reached("batch.opened", self.entity.value)
         try:
             try:

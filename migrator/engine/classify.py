@@ -6,10 +6,9 @@ Rules (normal run):
   a reused agent is still sent, so its tier's role and ticket scope are set; else send it.
 - failed before: left alone (``migrate --retry-failed`` resends only those).
 - done (created/updated/unchanged) with the same digest: nothing to do.
-- done with no digest (found by recovery): tickets are resent with ``recovering=True`` so missing
-  notes are completed, unless the target creates a ticket with its comments in one request
-  (``TargetCapabilities.atomic_tickets``: Zendesk's import); other records, and those tickets,
-  are adopted (the digest is recorded).
+- done with no digest (found by recovery where what it holds may be partial): tickets are resent
+  with ``recovering=True`` so missing notes are completed; other records are adopted (the digest
+  is recorded). Recovery records the digest a batch sent where it knows the record is whole.
 - done with another digest (delta): resent with ``recovering=True``; the target completes or
   updates it (e.g. appends the new comments).
 - reused: never touched (we did not create it).
@@ -76,8 +75,7 @@ def _new(entity: Entity, sid: str, record: Any, d: str, existing: dict, options:
 
 
 def classify(entity: Entity, sid: str, record: Any, d: str, row: dict | None, *,
-             existing: dict, options: Any, retry_failed: bool = False,
-             atomic_tickets: bool = False) -> Decision:
+             existing: dict, options: Any, retry_failed: bool = False) -> Decision:
     """Decide for one record; ``row`` is its id-map row, if any."""
     outcome = row["outcome"] if row else None
     if retry_failed:
@@ -94,7 +92,7 @@ def classify(entity: Entity, sid: str, record: Any, d: str, row: dict | None, *,
         return Decision("none", counted_as="unchanged")
     if outcome == Outcome.SKIPPED.value:
         return _new(entity, sid, record, d, existing, options)
-    if row.get("digest") is None and (entity is not Entity.TICKETS or atomic_tickets):
+    if row.get("digest") is None and entity is not Entity.TICKETS:
         return Decision("record", outcome=RecordOutcome(
             sid, Outcome(outcome), target_id=row.get("target_id"), digest=d,
             reason=row.get("reason")))

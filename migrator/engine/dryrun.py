@@ -25,7 +25,7 @@ def _label(rec: Any) -> str:
 
 
 def _step(state: StateStore, plan: Any, options: Any, opts: MigrateOptions, step: Step,
-          existing: dict, sr: StepReport, atomic_tickets: bool = False) -> None:
+          existing: dict, sr: StepReport) -> None:
     only = None if opts.selection is None else set(opts.selection.get(step.entity, set()))
     sr.planned = count_step_records(step, state, plan, only)
     for chunk in _chunks(iter_step_records(step, state, plan, only=only), 500):
@@ -34,7 +34,7 @@ def _step(state: StateStore, plan: Any, options: Any, opts: MigrateOptions, step
             sid = str(rec.id)
             dec = classify(step.entity, sid, rec, record_digest(rec), rows.get(sid),
                            existing=existing.get(step.entity, {}), options=options,
-                           retry_failed=opts.retry_failed, atomic_tickets=atomic_tickets)
+                           retry_failed=opts.retry_failed)
             if dec.action == "send" and dec.outcome is None:
                 sr.counts["would_update" if dec.recovering else "would_create"] += 1
             elif dec.outcome is not None:  # recorded, or reused and still sent (agents)
@@ -58,7 +58,6 @@ def dry_run(state: StateStore, target: Any, plan: Any, options: Any,
         report.recovered[batch["entity"]] = (report.recovered.get(batch["entity"], 0)
                                              + len(batch["source_ids"]))
     for step in STEPS:
-        _step(state, plan, options, opts, step, existing, report.step(step.entity.value),
-              bool(getattr(target.capabilities, "atomic_tickets", False)))
+        _step(state, plan, options, opts, step, existing, report.step(step.entity.value))
     report.outstanding_failed = len(state.failed())
     return report

@@ -78,7 +78,6 @@ class _Run:
         self.opts, self.progress, self.stop = opts, progress, stop
         caps = target.capabilities
         self.size = max(1, min(caps.batch_size, options.batch_size))
-        self.atomic_tickets = bool(getattr(caps, "atomic_tickets", False))
         self.in_flight = opts.in_flight or options.max_in_flight
         self.resolver = Resolver(state, plan)
         self.existing: dict[Entity, dict[str, str]] = {}
@@ -194,8 +193,7 @@ class _Run:
                 continue
             d = record_digest(rec)
             dec = classify(entity, sid, rec, d, row, existing=existing,
-                           options=self.options, retry_failed=self.opts.retry_failed,
-                           atomic_tickets=self.atomic_tickets)
+                           options=self.options, retry_failed=self.opts.retry_failed)
             if dec.action == "record":
                 o = dec.outcome
                 outcomes.append(o if stamp is None else dataclasses.replace(o, stamp=stamp))

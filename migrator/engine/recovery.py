@@ -6,9 +6,12 @@ still create records after we looked); then ``Target.reconcile`` finds what exis
 source-id markers the loader writes; records the target cannot find by marker (a Freshdesk
 company or contact has none) are looked up by their natural key (name, e-mail, field title)
 among what the target holds. Found records are recorded as created (attributed to the run
-that sent them, so its rollback removes them) *without a digest*: the step then completes them
-(tickets are resent with ``recovering=True`` so missing notes are added) or adopts them. Records
-not found are simply sent again by their step.
+that sent them, so its rollback removes them) with the digest the batch sent them with: the
+step then leaves them alone if the record is still the same, or sends the change. A ticket has
+no digest (so the step resends it with ``recovering=True`` and missing notes are added) where
+it may be partial: sent to be completed, or to a target that adds notes one request at a time
+(``TargetCapabilities.atomic_tickets`` false: Freshdesk). Records not found are simply sent
+again by their step.
 """
 
 from __future__ import annotations
@@ -78,13 +81,17 @@ def _recover_one(state: StateStore, target: Any, batch: dict, natural: _NaturalK
     found = target.reconcile(entity, ids) if ids else {}
     found.update(natural.find(entity, [s for s in ids if s not in found]))
     prior = state.record_rows(entity, ids)
+    whole = entity is not Entity.TICKETS or bool(
+        getattr(getattr(target, "capabilities", None), "atomic_tickets", False))
+    sent = batch.get("digests") or {}
     outcomes = []
     for sid in ids:
         if sid not in found:
             continue
         existed = (prior.get(sid) or {}).get("target_id")
         outcome = Outcome.UPDATED if existed else Outcome.CREATED
-        outcomes.append(RecordOutcome(sid, outcome, target_id=str(found[sid]), digest=None,
+        outcomes.append(RecordOutcome(sid, outcome, target_id=str(found[sid]),
+                                      digest=sent.get(sid) if whole else None,
                                       reason="found in the target after an interrupted batch"))
     state.finish_batch(batch["id"], entity, outcomes, batch["run_id"])
     return len(outcomes)

@@ -8,7 +8,7 @@ import pytest
 
 from migrator.engine import MigrateOptions, dry_run, migrate, run_export
 from migrator.errors import TransientError
-from migrator.models import Entity, Group
+from migrator.models import Comment, Entity, Group
 from tests.engine.fakes import Crash, FakeSource, FakeTarget
 
 ALL = (Entity.TICKET_FIELDS, Entity.ORGANIZATIONS, Entity.END_USERS, Entity.AGENTS,
@@ -102,14 +102,7 @@ def test_crash_mid_batch_then_recovery_creates_nothing_twice(world, options, poi
         assert any(resent)
 
 
-@pytest.mark.parametrize("atomic", [False, True])
-def test_tickets_found_after_a_crash_are_adopted_where_a_ticket_is_created_whole(
-        world, options, atomic):
-    """A target that creates a ticket with its comments in one request (Zendesk's import) holds
-    complete tickets when recovery finds them: they are adopted, not sent again; elsewhere
-    (Freshdesk adds notes one by one) they are sent again to be completed."""
-    state, _, _, plan, _ = world
-    target = FakeTarget(atomic_tickets=atomic)
+def _crash_at_first_ticket_collect(target):
     seen = {"n": 0}
 
     def crash(p, entity, items):
@@ -117,22 +110,69 @@ def test_tickets_found_after_a_crash_are_adopted_where_a_ticket_is_created_whole
             seen["n"] += 1
             return seen["n"] == 1
         return False
-
     target.crash_at = crash
+
+
+def _late_comment(state, ticket_id):
+    """A comment staged after the crash (a re-export, or --follow staging while loading)."""
+    state.stage([Comment(id=f"late-{ticket_id}", ticket_id=ticket_id, author_id=None,
+                         body="arrived after the crash", created_at="2031-01-01T00:00:00Z")])
+
+
+def _tickets_sent(target, since):
+    return [(sid, r) for e, ids, rec in target.submitted[since:] if e is Entity.TICKETS
+            for sid, r in zip(ids, rec)]
+
+
+@pytest.mark.parametrize("atomic", [False, True])
+@pytest.mark.parametrize("changed", [False, True])
+def test_a_ticket_found_after_a_crash_is_sent_again_only_if_it_may_be_partial_or_changed(
+        world, options, atomic, changed):
+    """Recovery records a found ticket with the digest its batch sent. Where the target creates
+    a ticket with its comments in one request (Zendesk's import) the ticket is whole: it is not
+    sent again unless the staging changed since (then the change is sent). Where notes are
+    added one by one (Freshdesk) it may be partial: it is sent again to be completed."""
+    state, _, _, plan, _ = world
+    target = FakeTarget(atomic_tickets=atomic)
+    _crash_at_first_ticket_collect(target)
     with pytest.raises(Crash):
         migrate(state, target, plan, options)
+    batch = state.open_batches(Entity.TICKETS)[0]["source_ids"]
+    if changed:
+        _late_comment(state, batch[0])
     before = len(target.submitted)
     target.crash_at = lambda *a: False
     report = migrate(state, target, plan, options)
     assert report.status == "done" and report.recovered.get("tickets") == 3
-    sent = [(sid, r) for e, ids, rec in target.submitted[before:] if e is Entity.TICKETS
-            for sid, r in zip(ids, rec)]
-    assert len(sent) == (0 if atomic else 3)  # the found batch only, and only to complete it
-    assert all(r for _, r in sent)
+    sent = _tickets_sent(target, before)
+    expected = batch if not atomic else batch[:1] if changed else []
+    assert sorted(sid for sid, _ in sent) == sorted(expected)
+    assert all(recovering for _, recovering in sent)  # completed or updated, never created
     assert target.count(Entity.TICKETS) == 6
     assert_each_once(state, target)
-    again = migrate(state, target, plan, options)  # adopted with their digest: nothing to do
+    if changed:  # the late comment reached the target
+        assert any(c.id == f"late-{batch[0]}" for s in target.store[Entity.TICKETS].values()
+                   if s.marker == batch[0] for c in s.record.comments)
+    again = migrate(state, target, plan, options)
     assert again.step("tickets").counts.get("unchanged") == 6
+
+
+def test_a_ticket_sent_to_be_completed_is_sent_again_after_a_crash(world, options):
+    """A delta batch (tickets sent with recovering=True) cut by a crash: even a target that
+    creates tickets whole may hold them half completed, so they are sent again."""
+    state, _, _, plan, _ = world
+    target = FakeTarget(atomic_tickets=True)
+    migrate(state, target, plan, options)
+    first = sorted(state.created_by_run(Entity.TICKETS))[0]
+    _late_comment(state, first)
+    _crash_at_first_ticket_collect(target)
+    with pytest.raises(Crash):
+        migrate(state, target, plan, options)
+    before = len(target.submitted)
+    target.crash_at = lambda *a: False
+    migrate(state, target, plan, options)
+    assert _tickets_sent(target, before) == [(first, True)]
+    assert_each_once(state, target)
 
 
 def test_rejected_records_are_kept_and_retry_failed_sends_only_them(world, options):

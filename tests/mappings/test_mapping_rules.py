@@ -197,3 +197,17 @@ def test_mapping_memoised_routing_and_values_agree_with_a_fresh_plan():
     assert len(lists) == 2 and lists[0] is not lists[1]  # a memoised list is never shared
     odd = Ticket(id="9", subject="", priority="urgent", custom_fields={"f1": {"x": 1}})
     assert shared.route(odd) == plan_for(text).route(odd) == ("hub", "l1")  # no dict key
+
+
+def test_memoised_routing_tells_one_from_true():
+    """1, 1.0 and True are one dict key but three values ("1", "1.0", "true"): the memo keeps
+    their types apart."""
+    text = BASE_MAPPING.replace("      when: {tags: [firmware]}",
+                                "      when: {fields: {Order number: ['1']}}")
+    plan = plan_for(text)
+    routes = [plan.route(Ticket(id=str(i), subject="", group_id="10", custom_fields={"f2": v}))
+              for i, v in enumerate([True, 1, 1.0, 1])]
+    assert routes == [("hub", "l1"), ("eng", "engineer"), ("hub", "l1"), ("eng", "engineer")]
+    mapped = [plan.map_ticket(Ticket(id="9", subject="", custom_fields={"f2": v})
+                              ).custom_fields["cf_order_number"] for v in (True, 1)]
+    assert mapped == [True, 1] and type(mapped[1]) is int
