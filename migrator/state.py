@@ -14,7 +14,8 @@ Tables:
                    of what was loaded and a ``stamp`` (staged digests + plan fingerprint) that
                    lets a later run skip an unchanged ticket without decoding it
     batches        a batch of records for the target: pending -> sent (job id) -> done
-    batch_items    which records a batch holds, with the digest each was sent with
+    batch_items    which records a batch holds, with the digest each was sent with and whether
+                   it existed in the target before (a reused agent: never "created" by recovery)
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from migrator.models import RECORD_TYPES, Entity, Outcome, from_dict, to_dict
 
 __all__ = ["StateStore", "RecordOutcome", "SCHEMA_VERSION", "digest", "dumps", "loads"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = sa.MetaData()
 
@@ -109,6 +110,9 @@ batch_items = sa.Table(
     # what was sent (None for a record sent to be completed): recovery records a record it
     # finds with it, so an unchanged one is not sent again and a changed one is
     sa.Column("digest", sa.String(40)),
+    # it existed in the target before the run (a reused agent is still sent to set its role):
+    # recovery must not record it as created, or a rollback would delete it
+    sa.Column("existed", sa.Boolean),
 )
 
 
@@ -611,9 +615,10 @@ class StateStore:
 
     # -- batches ---------------------------------------------------------------------------
     def open_batch(self, run_id: int, entity: Entity, source_ids: Sequence[str],
-                   digests: dict[str, str | None] | None = None) -> int:
-        """Write a batch and its records (with the digest each is sent with, if given)
-        *before* anything is sent."""
+                   digests: dict[str, str | None] | None = None,
+                   existed: set[str] | frozenset[str] = frozenset()) -> int:
+        """Write a batch and its records (with the digest each is sent with, if given, and
+        whether it existed in the target before) *before* anything is sent."""
         now = time.time()
         with self.transaction() as conn:
             bid = int(conn.execute(batches.insert().values(
@@ -622,8 +627,9 @@ class StateStore:
             if source_ids:
                 digests = digests or {}
                 conn.exec_driver_sql(self._marks("INSERT INTO batch_items (batch_id, source_id, "
-                                                 "digest) VALUES (?, ?, ?)"),
-                                     [(bid, str(s), digests.get(str(s))) for s in source_ids])
+                                                 "digest, existed) VALUES (?, ?, ?, ?)"),
+                                     [(bid, str(s), digests.get(str(s)), str(s) in existed)
+                                      for s in source_ids])
         return bid
 
     def mark_sent(self, batch_id: int, job_id: str | None = None) -> None:
@@ -649,10 +655,12 @@ class StateStore:
         with self.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(q.order_by(batches.c.id)).mappings()]
             for row in rows:
-                items = conn.execute(sa.select(batch_items.c.source_id, batch_items.c.digest)
+                items = conn.execute(sa.select(batch_items.c.source_id, batch_items.c.digest,
+                                               batch_items.c.existed)
                                      .where(batch_items.c.batch_id == row["id"])).all()
                 row["source_ids"] = [r[0] for r in items]
                 row["digests"] = {r[0]: r[1] for r in items}  # None: unknown or to complete
+                row["existed"] = {r[0] for r in items if r[2]}
         return rows
 
     def batch_counts(self) -> dict[str, dict[str, int]]:
@@ -686,5 +694,13 @@ def _v4_batch_item_digest(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE batch_items ADD COLUMN digest VARCHAR(40)"))
 
 
+def _v5_batch_item_existed(conn: Connection) -> None:
+    """Version 5: ``batch_items.existed`` (recovery leaves records that existed before alone)."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns("batch_items")}
+    if "existed" not in have:
+        conn.execute(sa.text("ALTER TABLE batch_items ADD COLUMN existed BOOLEAN"))
+
+
 # Upgrade steps: version N -> the function that brings a version N-1 database to N.
-_MIGRATIONS: dict[int, Any] = {2: _v2_parent_index, 3: _v3_record_stamp, 4: _v4_batch_item_digest}
+_MIGRATIONS: dict[int, Any] = {2: _v2_parent_index, 3: _v3_record_stamp, 4: _v4_batch_item_digest,
+                               5: _v5_batch_item_existed}

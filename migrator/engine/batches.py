@@ -60,11 +60,13 @@ class BatchRunner:
         self._futures: list[Future] = []
 
     def send(self, items: list[LoadItem], digests: dict[str, str | None],
-             stamps: dict[str, str | None] | None = None) -> None:
-        """Queue one batch (blocks while ``in_flight`` batches are out)."""
+             stamps: dict[str, str | None] | None = None,
+             existed: set[str] | frozenset[str] = frozenset()) -> None:
+        """Queue one batch (blocks while ``in_flight`` batches are out); ``existed``: source ids
+        of records the target held before the run (reused agents, sent to set their role)."""
         items = sorted(items, key=lambda i: i.source_id)  # recovery reads items back in this order
         self._slots.acquire()
-        fut = self._pool.submit(self._run, items, digests, stamps)
+        fut = self._pool.submit(self._run, items, digests, stamps, existed)
         fut.add_done_callback(lambda _f: self._slots.release())
         # Finished batches that went well need no keeping (a million tickets = 10k futures).
         self._futures = [f for f in self._futures if not f.done() or f.exception() is not None]
@@ -84,19 +86,22 @@ class BatchRunner:
             raise first
 
     def _run(self, items: list[LoadItem], digests: dict[str, str | None],
-             stamps: dict[str, str | None] | None = None) -> None:
+             stamps: dict[str, str | None] | None = None,
+             existed: set[str] | frozenset[str] = frozenset()) -> None:
         try:
-            self._one(items, digests, stamps)
+            self._one(items, digests, stamps, existed)
         except BaseException as exc:
             with self._lock:
                 self.error = self.error or exc
             raise
 
     def _one(self, items: list[LoadItem], digests: dict[str, str | None],
-             stamps: dict[str, str | None] | None = None) -> None:
+             stamps: dict[str, str | None] | None = None,
+             existed: set[str] | frozenset[str] = frozenset()) -> None:
         # what each record is sent with; None for one sent to be completed (it may be partial)
         sent = {i.source_id: None if i.recovering else digests.get(i.source_id) for i in items}
-        bid = self.state.open_batch(self.run_id, self.entity, [i.source_id for i in items], sent)
+        bid = self.state.open_batch(self.run_id, self.entity, [i.source_id for i in items], sent,
+                                    existed)
         killpoints.reached("batch.opened", self.entity.value)
         try:
             try:

@@ -83,6 +83,7 @@ class _Run:
         self.existing: dict[Entity, dict[str, str]] = {}
         self.run_id = 0
         self._by_outcome: dict[str, Any] = {}
+        self._existed: set[str] = set()  # decided "send" but held by the target before the run
 
     def only(self, step: Step) -> set[str] | None:
         sel = self.opts.selection
@@ -142,10 +143,16 @@ class _Run:
             for item in self._decide(step, report, work, digests, {}):
                 pending.append(item)
                 if len(pending) >= self.size:
-                    runner.send(pending, _take(digests, pending))
+                    runner.send(pending, _take(digests, pending),
+                                existed=self._take_existed(pending))
                     pending = []
         if pending and not self.stop.is_set and runner.error is None:
-            runner.send(pending, _take(digests, pending))
+            runner.send(pending, _take(digests, pending), existed=self._take_existed(pending))
+
+    def _take_existed(self, items: list[LoadItem]) -> set[str]:
+        found = {i.source_id for i in items if i.source_id in self._existed}
+        self._existed -= found
+        return found
 
     def _settled(self, row: dict) -> bool:
         """A row with an unchanged stamp that needs nothing (so it is not even decoded)."""
@@ -202,6 +209,8 @@ class _Run:
                 if item is not None:
                     items.append(item)
                     digests[sid] = d
+                    if dec.outcome is not None and dec.outcome.outcome is Outcome.REUSED:
+                        self._existed.add(sid)  # a reused agent: recovery must not claim it
                     if stamp is not None:
                         stamps[sid] = stamp
             elif dec.counted_as:

@@ -10,7 +10,9 @@ that sent them, so its rollback removes them) with the digest the batch sent the
 step then leaves them alone if the record is still the same, or sends the change. A ticket has
 no digest (so the step resends it with ``recovering=True`` and missing notes are added) where
 it may be partial: sent to be completed, or to a target that adds notes one request at a time
-(``TargetCapabilities.atomic_tickets`` false: Freshdesk). Records not found are simply sent
+(``TargetCapabilities.atomic_tickets`` false: Freshdesk). Records the target held before the
+run (a reused agent is still sent, to set its role) are never recorded as created, or a
+rollback would delete them: the step sends them again. Records not found are simply sent
 again by their step.
 """
 
@@ -84,10 +86,11 @@ def _recover_one(state: StateStore, target: Any, batch: dict, natural: _NaturalK
     whole = entity is not Entity.TICKETS or bool(
         getattr(getattr(target, "capabilities", None), "atomic_tickets", False))
     sent = batch.get("digests") or {}
+    held_before = batch.get("existed") or set()
     outcomes = []
     for sid in ids:
-        if sid not in found:
-            continue
+        if sid not in found or sid in held_before:  # not ours to claim: the step sends it
+            continue  # again as reused (its role is set again, idempotent)
         existed = (prior.get(sid) or {}).get("target_id")
         outcome = Outcome.UPDATED if existed else Outcome.CREATED
         outcomes.append(RecordOutcome(sid, outcome, target_id=str(found[sid]),

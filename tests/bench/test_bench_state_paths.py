@@ -47,6 +47,7 @@ def test_a_version_1_database_is_upgraded_to_the_new_index(tmp_path):
         conn.execute(sa.text("CREATE INDEX ix_staged_parent ON staged (entity, parent_id)"))
         conn.execute(sa.text("UPDATE meta SET value = '1' WHERE key = 'schema_version'"))
         conn.execute(sa.text("ALTER TABLE batch_items DROP COLUMN digest"))  # before schema 4
+        conn.execute(sa.text("ALTER TABLE batch_items DROP COLUMN existed"))  # before schema 5
         conn.execute(sa.text("INSERT INTO batches (run_id, entity, status, created_at, "
                              "updated_at) VALUES (1, 'tickets', 'pending', 0, 0)"))
         conn.execute(sa.text("INSERT INTO batch_items (batch_id, source_id) VALUES (1, '905')"))
@@ -54,9 +55,10 @@ def test_a_version_1_database_is_upgraded_to_the_new_index(tmp_path):
     again = StateStore(url)
     names = {ix["name"] for ix in sa.inspect(again.engine).get_indexes("staged")}
     assert "ix_staged_parent_id" in names and "ix_staged_parent" not in names
-    assert again.get_meta("schema_version") == str(SCHEMA_VERSION) == "4"
+    assert again.get_meta("schema_version") == str(SCHEMA_VERSION) == "5"
     assert "stamp" in {c["name"] for c in sa.inspect(again.engine).get_columns("records")}
     assert len(list(again.iter_staged(Entity.TICKETS))) == 30
     # a batch left open by an older release: its items have no digest (recovery then resends)
     [batch] = again.open_batches()
     assert batch["source_ids"] == ["905"] and batch["digests"] == {"905": None}
+    assert batch["existed"] == set()

@@ -66,10 +66,11 @@ def test_comments_by_parent_with_nested_attachments(state_url):
 def test_batches_outcomes_and_id_map(state_url):
     store = StateStore(state_url)
     run = store.start_run("migrate")
-    bid = store.open_batch(run, Entity.TICKETS, ["1", "2", "3"], {"1": "d1", "2": None})
+    bid = store.open_batch(run, Entity.TICKETS, ["1", "2", "3"], {"1": "d1", "2": None}, {"3"})
     open_ = store.open_batches(Entity.TICKETS)
     assert [(b["id"], b["status"], sorted(b["source_ids"])) for b in open_] == [(bid, "pending", ["1", "2", "3"])]
     assert open_[0]["digests"] == {"1": "d1", "2": None, "3": None}  # what each was sent with
+    assert open_[0]["existed"] == {"3"}  # held by the target before the run
     store.mark_sent(bid, "job-9")
     assert store.open_batches()[0]["job_id"] == "job-9"
     store.finish_batch(bid, Entity.TICKETS, [

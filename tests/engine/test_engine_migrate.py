@@ -7,8 +7,10 @@ import dataclasses
 import pytest
 
 from migrator.engine import MigrateOptions, dry_run, migrate, run_export
+from migrator.engine.rollback import rollback
 from migrator.errors import TransientError
-from migrator.models import Comment, Entity, Group
+from migrator.models import Comment, Entity, Group, Outcome
+from migrator.state import RecordOutcome
 from tests.engine.fakes import Crash, FakeSource, FakeTarget
 
 ALL = (Entity.TICKET_FIELDS, Entity.ORGANIZATIONS, Entity.END_USERS, Entity.AGENTS,
@@ -251,3 +253,37 @@ def test_deleted_tickets_are_skipped_with_a_reason(world, options):
     report = migrate(state, target, plan, options)
     assert report.step("tickets").counts["skipped"] == 1 and target.count(Entity.TICKETS) == 5
     assert "include_deleted" in state.record_rows(Entity.TICKETS, ["5"])["5"]["reason"]
+
+
+class MatchesAgentsByEmail(FakeTarget):
+    """Updates an agent that exists by e-mail, writing our marker on it, and says ``reused``
+    (Zendesk's create_or_update writes our external_id; Freshdesk sets role and scope)."""
+
+    def _one(self, entity, item):
+        if entity is Entity.AGENTS:
+            for tid, stored in self.store[entity].items():
+                if stored.record.email == item.record.email:
+                    stored.marker = item.source_id
+                    return RecordOutcome(item.source_id, Outcome.REUSED, target_id=tid)
+        return super()._one(entity, item)
+
+
+def test_an_agent_that_existed_before_is_never_claimed_by_recovery(world, options):
+    """A reused agent is still sent (to set its role). If the process dies in its batch,
+    recovery finds it (by the marker our update wrote, or by e-mail) but must not record it as
+    created by the run: a rollback would delete an agent the account had before."""
+    state, _, _, plan, _ = world
+    target = MatchesAgentsByEmail()
+    lead = next(a for a in plan.agents if a.email == "lead@ex.test")
+    kept = target.preexisting(Entity.AGENTS, dataclasses.replace(lead, id="x"))
+    target.crash_at = lambda p, e, items: p == "collect" and e is Entity.AGENTS
+    with pytest.raises(Crash):
+        migrate(state, target, plan, options)
+    target.crash_at = lambda *a: False
+    report = migrate(state, target, plan, options)
+    assert report.status == "done"
+    row = state.record_rows(Entity.AGENTS, [str(lead.id)])[str(lead.id)]
+    assert (row["outcome"], row["target_id"], row["created_run"]) == ("reused", kept, None)
+    rollback(state, target, run_id=report.run_id)
+    rollback(state, target)  # and the interrupted run's own creations
+    assert kept in target.store[Entity.AGENTS]  # still there
