@@ -53,10 +53,11 @@ class NullTarget:
             # again (as Zendesk and Freshdesk do); everything else is created
             held = {i.source_id for i in items
                     if i.recovering and (entity.value, i.source_id) in self._found}
-            outcomes = [RecordOutcome(i.source_id, Outcome.UNCHANGED, target_id=f"found-{i.source_id}")
-                        if i.source_id in held else
-                        RecordOutcome(i.source_id, Outcome.CREATED, target_id=str(next(self._ids)))
-                        for i in items]
+            outcomes = [
+                RecordOutcome(i.source_id, Outcome.UNCHANGED, target_id=f"found-{i.source_id}")
+                if i.source_id in held else
+                RecordOutcome(i.source_id, Outcome.CREATED, target_id=str(next(self._ids)))
+                for i in items]
             if self._ledger is not None:
                 self._ledger.write("".join(f"{entity.value}\t{i.source_id}\n" for i in items
                                            if i.source_id not in held))

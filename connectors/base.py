@@ -22,9 +22,10 @@ Target contract
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
 
 from migrator.models import Attachment, Entity
 from migrator.state import RecordOutcome
@@ -103,6 +104,39 @@ class Change:
     before: dict[str, Any]
 
 
+class ChangeLog:
+    """Where a target notes the existing records it is about to change (:class:`Change`).
+
+    A change is noted *before* the write that makes it. While the engine watches
+    (:meth:`watch`, during ``migrate``) it goes straight to the engine's sink, so a process
+    killed right after the write has kept what to put back; otherwise it waits for
+    :meth:`drain` (the target's ``changes()``). Thread-safe: batches may be in flight together.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[Change] = []
+        self._sink: Callable[[list[Change]], None] | None = None
+        self._lock = threading.Lock()
+
+    def note(self, change: Change) -> None:
+        """One change, before its write."""
+        if self._sink is not None:
+            self._sink([change])
+            return
+        with self._lock:
+            self._pending.append(change)
+
+    def watch(self, sink: Callable[[list[Change]], None] | None) -> None:
+        """Hand each change to ``sink`` as it is noted (``None``: queue them again)."""
+        self._sink = sink
+
+    def drain(self) -> list[Change]:
+        """The queued changes, once each."""
+        with self._lock:
+            out, self._pending = self._pending, []
+        return out
+
+
 @dataclass
 class Submission:
     """A sent batch: the job id where the target is asynchronous, or the results directly."""
@@ -126,8 +160,9 @@ class TargetCapabilities:
     batch_size: int = 100
     notes: tuple[str, ...] = ()
     time_entries: bool = False  # can logged time (with its date and agent) be written?
-    # is a ticket created with all its comments in one request? Then a ticket found by its
-    # marker after a crash is complete: it is adopted, not sent again to be completed
+    # is a ticket created with all its comments in one request? Then a ticket recovery finds by
+    # its marker after a crash is whole: it keeps the digest it was sent with, and is not sent
+    # again unless the staging changed since
     atomic_tickets: bool = False
 
 

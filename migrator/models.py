@@ -451,8 +451,9 @@ def _exact(cls: type) -> Any:
         for name in _names(cls):
             nested = _NESTED.get((cls, name))
             if nested is not None:
-                lines.append(f"    v = d[{name!r}]\n    n.{name} = [x if type(x) is {nested.__name__} "
-                             f"else from_dict({nested.__name__}, x) for x in v] if v else v\n")
+                kind = nested.__name__
+                lines.append(f"    v = d[{name!r}]\n    n.{name} = [x if type(x) is {kind} "
+                             f"else from_dict({kind}, x) for x in v] if v else v\n")
             else:
                 lines.append(f"    n.{name} = d[{name!r}]\n")
         ns: dict[str, Any] = {"new": object.__new__, "cls": cls, "from_dict": from_dict,

@@ -477,12 +477,6 @@ class StateStore:
         where :meth:`child_digests` and then :meth:`child_payloads` would take two)."""
         return self._by_parent("digest, payload", entity, parent_ids)
 
-    def staged_payloads(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, str]:
-        """Source id -> staged payload (JSON text, undecoded), 500 ids a query."""
-        return dict(self._fetch_in("SELECT source_id, payload FROM staged WHERE entity = ? AND "
-                                   "source_id IN (?*)", (entity.value,),
-                                   [str(s) for s in source_ids]))
-
     def set_stamps(self, entity: Entity, stamps: dict[str, str]) -> None:
         """Record the stamp of records found unchanged, so the next run skips them unread."""
         if not stamps:
@@ -495,12 +489,6 @@ class StateStore:
         rows = self._fetch("SELECT payload FROM staged WHERE entity = ? AND source_id = ?",
                            (entity.value, str(source_id)))
         return from_dict(RECORD_TYPES[entity], loads(rows[0][0])) if rows else None
-
-    def staged_digests(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, str]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(staged.c.source_id, staged.c.digest).where(
-                staged.c.entity == entity.value, staged.c.source_id.in_(list(source_ids)))).all()
-        return dict(rows)
 
     def count_staged(self, entity: Entity | None = None) -> int | dict[str, int]:
         with self.engine.connect() as conn:

@@ -21,7 +21,7 @@ from migrator.models import (Agent, EndUser, Entity, Group, Membership, Organiza
                              Role, TimeEntry)
 from migrator.state import RecordOutcome
 
-from connectors.base import Change, LoadItem
+from connectors.base import Change, ChangeLog, LoadItem
 from connectors.freshdesk import parse as P
 from connectors.freshdesk import render as R
 from connectors.freshdesk.client import API, iter_pages
@@ -58,8 +58,7 @@ class EntityLoader:
         self._roles: dict[str, Role] | None = None
         self._companies: dict[str, str] | None = None
         self._created: dict[Entity, dict[str, str]] = {}
-        self._changes: list[Change] = []  # existing records changed here, not yet reported
-        self._change_sink: Callable[[list[Change]], None] | None = None
+        self._changes = ChangeLog()  # existing agents and groups changed here
         self._lock = threading.Lock()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -82,25 +81,16 @@ class EntityLoader:
         return dict(self._created.get(entity, {}))
 
     def _changed(self, entity: Entity, target_id: str, before: dict[str, Any]) -> None:
-        """Called *before* the write: with a sink (:meth:`watch_changes`) the engine keeps it
-        at once, so a process killed right after the write still knows what to put back."""
-        change = Change(entity, str(target_id), before)
-        if self._change_sink is not None:
-            self._change_sink([change])
-            return
-        with self._lock:
-            self._changes.append(change)
+        """Called *before* the write (see :class:`~connectors.base.ChangeLog`)."""
+        self._changes.note(Change(entity, str(target_id), before))
 
     def watch_changes(self, sink: Callable[[list[Change]], None] | None) -> None:
-        """Hand each change to ``sink`` as it is noted, before the write (``None``: queue them
-        for :meth:`changes` again)."""
-        self._change_sink = sink
+        """Hand each change to ``sink`` before its write (``None``: queue for ``changes()``)."""
+        self._changes.watch(sink)
 
     def changes(self) -> list[Change]:
         """Existing agents and groups changed since the last call, with what they had."""
-        with self._lock:
-            made, self._changes = self._changes, []
-        return made
+        return self._changes.drain()
 
     def restore(self, entity: Entity, target_id: str, before: dict[str, Any]) -> None:
         """Put back what a reused agent (role, ticket scope) or group (escalation) had; a record

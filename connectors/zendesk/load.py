@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from connectors.base import Change, CheckItem, Helper, LoadItem, Submission, TargetCapabilities
+from connectors.base import (Change, ChangeLog, CheckItem, Helper, LoadItem, Submission,
+                             TargetCapabilities)
 from connectors.zendesk import admin, render
 from connectors.zendesk.jobs import JobQueue, job_outcomes
 from connectors.zendesk.lookups import Lookups
@@ -69,9 +70,7 @@ class ZendeskTarget:
         self._placeholder_id: int | None = None
         self._placeholder_lock = threading.Lock()  # tickets of a batch are prepared in parallel
         self._helpers: list[Helper] = []
-        self._changes: list[Change] = []  # existing agents updated, not yet reported
-        self._change_sink: Callable[[list[Change]], None] | None = None
-        self._changes_lock = threading.Lock()  # agent batches may be in flight together
+        self._changes = ChangeLog()  # existing agents this target updates
         self._agents_now: dict[str, dict] | None = None  # e-mail -> the target's agent, as read
         self._sleep = sleep
 
@@ -384,23 +383,16 @@ class ZendeskTarget:
                 continue
             before = {k: now.get(k) for k in RESTORED_USER_FIELDS}
             if any(k in body and body[k] != before[k] for k in before):
-                change = Change(Entity.AGENTS, str(now["id"]), before)
-                if self._change_sink is not None:  # kept by the engine before the job is sent
-                    self._change_sink([change])
-                    continue
-                with self._changes_lock:
-                    self._changes.append(change)
+                # noted before the job is sent (see ChangeLog)
+                self._changes.note(Change(Entity.AGENTS, str(now["id"]), before))
 
     def watch_changes(self, sink: Callable[[list[Change]], None] | None) -> None:
-        """Hand each change to ``sink`` as it is noted, before the write (``None``: queue them
-        for :meth:`changes` again)."""
-        self._change_sink = sink
+        """Hand each change to ``sink`` before its write (``None``: queue for ``changes()``)."""
+        self._changes.watch(sink)
 
     def changes(self) -> list[Change]:
         """Existing agents updated since the last call, with what they had."""
-        with self._changes_lock:
-            out, self._changes = self._changes, []
-        return out
+        return self._changes.drain()
 
     def restore(self, entity: Entity, target_id: str, before: dict[str, Any]) -> None:
         """Put an existing agent back as the run found it (name, role, custom role, external
