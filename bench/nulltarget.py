@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
+from types import SimpleNamespace
 from typing import Any, Sequence
 
 from connectors.base import CheckItem, LoadItem, Submission, TargetCapabilities
-from migrator.models import Entity, Outcome
+from migrator.models import Entity, Outcome, iso
 from migrator.state import RecordOutcome
 
 __all__ = ["NullTarget"]
@@ -73,7 +75,10 @@ class NullTarget:
         return {sid: f"found-{sid}" for sid in source_ids if (entity.value, sid) in self._found}
 
     def fetch(self, entity: Entity, target_id: str) -> Any | None:
-        """Nothing is kept."""
+        """A record an earlier process of the run created (found by its marker), made after
+        its batch was written, as recovery asks of users; nothing else is kept."""
+        if str(target_id).startswith("found-"):
+            return SimpleNamespace(id=str(target_id), created_at=iso(time.time()))
         return None
 
     def delete(self, entity: Entity, target_ids: Sequence[str]) -> list[str]:

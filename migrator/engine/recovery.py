@@ -11,9 +11,12 @@ step then leaves them alone if the record is still the same, or sends the change
 no digest (so the step resends it with ``recovering=True`` and missing notes are added) where
 it may be partial: sent to be completed, or to a target that adds notes one request at a time
 (``TargetCapabilities.atomic_tickets`` false: Freshdesk). Records the target held before the
-run (a reused agent is still sent, to set its role) are never recorded as created, or a
-rollback would delete them: the step sends them again. Records not found are simply sent
-again by their step.
+run are never recorded as created, or a rollback would delete them: the step sends them
+again. Those are a reused agent (still sent, to set its role: marked on its batch item) and any
+end user or agent the target matched by e-mail instead of creating it (Zendesk's
+``create_or_update_many`` writes our marker on it; Freshdesk's 409 reuses the contact): one is
+claimed only if the target created it after the batch was written. Records not found are simply
+sent again by their step.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 from connectors.base import LoadItem, Submission
 from migrator.engine.classify import reuse_key
 from migrator.engine.steps import PLAN_ENTITIES
-from migrator.models import Entity, Outcome
+from migrator.models import Entity, Outcome, iso
 from migrator.state import RecordOutcome, StateStore
 
 __all__ = ["recover_open_batches"]
@@ -33,6 +36,18 @@ log = logging.getLogger("migrator.engine")
 
 NATURAL_KEY_ENTITIES = (Entity.TICKET_FIELDS, Entity.ORGANIZATIONS, Entity.END_USERS,
                         Entity.AGENTS, Entity.GROUPS)
+# Sent even where the account has the e-mail: the target matches them instead of creating.
+MATCHED_BY_EMAIL = (Entity.END_USERS, Entity.AGENTS)
+# Creation times have a 1 s resolution and two clocks differ a little. A record of ours that
+# looks older than its batch is left to its step (matched again, never deleted by a rollback).
+CLOCK_SLACK = 2.0
+
+
+def _made_since(target: Any, entity: Entity, target_id: str, since: float) -> bool:
+    """Did the target create this record after ``since`` (epoch seconds)? Unknown: no."""
+    record = target.fetch(entity, target_id)
+    created = iso(getattr(record, "created_at", None)) if record is not None else None
+    return created is not None and created >= iso(since - CLOCK_SLACK)  # canonical ISO: ordered
 
 
 def _wait_for_job(target: Any, entity: Entity, ids: list[str], job_id: str) -> None:
@@ -86,11 +101,18 @@ def _recover_one(state: StateStore, target: Any, batch: dict, natural: _NaturalK
     whole = entity is not Entity.TICKETS or bool(
         getattr(getattr(target, "capabilities", None), "atomic_tickets", False))
     sent = batch.get("digests") or {}
-    held_before = batch.get("existed") or set()
+    held_before = set(batch.get("existed") or ())
+    if entity in MATCHED_BY_EMAIL:
+        for sid in [s for s in found if s not in held_before
+                    and not (prior.get(s) or {}).get("target_id")]:
+            if not _made_since(target, entity, found[sid], batch["created_at"]):
+                log.info("%s %s: found in the target after an interrupted batch but created "
+                         "before it; matched again by its step, never deleted", entity.value, sid)
+                held_before.add(sid)
     outcomes = []
     for sid in ids:
         if sid not in found or sid in held_before:  # not ours to claim: the step sends it
-            continue  # again as reused (its role is set again, idempotent)
+            continue  # again and the target matches it (a reused agent's role is set again)
         existed = (prior.get(sid) or {}).get("target_id")
         outcome = Outcome.UPDATED if existed else Outcome.CREATED
         outcomes.append(RecordOutcome(sid, outcome, target_id=str(found[sid]),

@@ -7,6 +7,7 @@ import dataclasses
 import itertools
 import json
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -14,7 +15,7 @@ from typing import Any, Callable
 from connectors.base import CheckItem, LoadItem, Page, Submission, TargetCapabilities
 from migrator.errors import RecordError, TransientError
 from migrator.models import (Agent, Attachment, Comment, EndUser, Entity, Group, Membership,
-                             Organization, Outcome, Ticket, TicketField)
+                             Organization, Outcome, Ticket, TicketField, iso)
 from migrator.state import RecordOutcome
 
 
@@ -138,7 +139,11 @@ class FakeTarget:
                 return RecordOutcome(item.source_id, Outcome.UPDATED, target_id=found)
             return RecordOutcome(item.source_id, Outcome.UNCHANGED, target_id=found)
         tid = str(next(self._ids))
-        self.store[entity][tid] = Stored(item.source_id, item.record, notes)
+        record = item.record
+        if entity is not Entity.TICKETS and hasattr(record, "created_at"):
+            # A help desk stamps what it creates (imported tickets keep their own dates).
+            record = dataclasses.replace(record, created_at=iso(time.time()))
+        self.store[entity][tid] = Stored(item.source_id, record, notes)
         return RecordOutcome(item.source_id, Outcome.CREATED, target_id=tid)
 
     def submit(self, entity, items):

@@ -149,3 +149,41 @@ def _wait_for(path: Path, entity: str, proc: subprocess.Popen) -> None:
             if project.state.open_batches(Entity(entity)):
                 return
             time.sleep(0.005)
+
+
+def test_a_contact_the_target_had_survives_a_kill_in_its_batch_and_rollback(sandboxes):
+    """Freshdesk answers 409 for an e-mail it has and the loader reuses that contact. Killed
+    after a batch of contacts was sent, the next run finds the batch's contacts by e-mail: those
+    the account had before must not be recorded as created, or rollback deletes them."""
+    path, target = sandboxes
+    store = target.store
+    with Project.load(path) as project:
+        users = [u for u in project.state.iter_staged(Entity.END_USERS) if u.email]
+    theirs = {}
+    for user in users[::2]:  # every other customer already has a contact in the new account
+        cid = store.new_id("users")
+        store.contacts[cid] = {"id": cid, "name": f"{user.name} (theirs)", "email": user.email,
+                               "active": True, "company_id": None, "tags": [],
+                               "custom_fields": {}, "other_emails": [], "other_companies": [],
+                               "created_at": "2020-01-01T00:00:00Z",
+                               "updated_at": "2020-01-01T00:00:00Z"}
+        store.remember(cid)
+        theirs[cid] = user.email
+    for point in ("batch.sent.end_users:1", "batch.submitted.end_users:2"):
+        proc = _migrate(path, **{KILL_ENV: point})
+        out = proc.communicate(timeout=120)[0].decode()
+        assert proc.returncode == -signal.SIGKILL, out[-2000:]
+    final = _migrate(path)
+    out = final.communicate(timeout=120)[0].decode()
+    assert final.returncode == 0, out[-2000:]
+    _assert_exactly_once(path, target)
+    assert len(store.contacts) > len(theirs)  # ours were created beside them
+    with Project.load(path) as project:
+        reused = project.state.target_ids(Entity.END_USERS)
+        assert {str(c) for c in theirs} <= set(reused.values())
+        for _ in range(5):  # every run that created something, newest first
+            if commands.rollback_plan(project, None)["run_id"] is None:
+                break
+            commands.rollback_project(project, None)
+    left = {cid: c["email"] for cid, c in store.contacts.items() if not c.get("deleted")}
+    assert left == theirs  # the account's own contacts, and only those

@@ -287,3 +287,49 @@ def test_an_agent_that_existed_before_is_never_claimed_by_recovery(world, option
     rollback(state, target, run_id=report.run_id)
     rollback(state, target)  # and the interrupted run's own creations
     assert kept in target.store[Entity.AGENTS]  # still there
+
+
+class MatchesUsersByEmail(FakeTarget):
+    """An end user whose e-mail the account already has is matched, not created. ``marker``:
+    Zendesk's ``create_or_update_many`` writes our external_id on it and says ``updated``;
+    without: Freshdesk answers 409 and the loader reuses the contact (found again by e-mail)."""
+
+    def __init__(self, *, marker: bool, **kw):
+        super().__init__(**kw)
+        self.writes_marker = marker
+
+    def _one(self, entity, item):
+        if entity is Entity.END_USERS:
+            for tid, stored in self.store[entity].items():
+                if stored.record.email == item.record.email:
+                    if self.writes_marker:
+                        stored.marker = item.source_id
+                        return RecordOutcome(item.source_id, Outcome.UPDATED, target_id=tid)
+                    return RecordOutcome(item.source_id, Outcome.REUSED, target_id=tid)
+        return super()._one(entity, item)
+
+
+@pytest.mark.parametrize("marker", [True, False], ids=["zendesk-like", "freshdesk-like"])
+def test_an_end_user_that_existed_before_is_never_claimed_by_recovery(world, options, marker):
+    """End users are sent even when the account has their e-mail (the target matches them).
+    A crash in their batch leaves recovery to find them, by our marker or by e-mail: one the
+    account held before the batch must not be recorded as created, or rollback deletes it."""
+    state, source, _, plan, _ = world
+    target = MatchesUsersByEmail(marker=marker)
+    user = next(u for u in source.data[Entity.END_USERS] if u.email)
+    kept = target.preexisting(Entity.END_USERS, dataclasses.replace(
+        user, id="x", created_at="2019-05-01T10:00:00Z"))
+    target.crash_at = lambda p, e, items: p == "collect" and e is Entity.END_USERS
+    with pytest.raises(Crash):
+        migrate(state, target, plan, options)
+    target.crash_at = lambda *a: False
+    report = migrate(state, target, plan, options)
+    assert report.status == "done"
+    row = state.record_rows(Entity.END_USERS, [str(user.id)])[str(user.id)]
+    assert row["target_id"] == kept and row["created_run"] is None
+    others = [u for u in source.data[Entity.END_USERS] if u.id != user.id]
+    created = state.created_by_run(Entity.END_USERS)
+    assert sorted(created) == sorted(str(u.id) for u in others)  # the batch's new ones: ours
+    rollback(state, target, run_id=report.run_id)
+    rollback(state, target)  # and the interrupted run's own creations
+    assert list(target.store[Entity.END_USERS]) == [kept]  # only the account's own is left
