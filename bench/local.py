@@ -8,6 +8,9 @@ the peak RSS (``VmHWM``) is that size's alone. Phases, in the order a real migra
     migrate  migrator.engine.migrate into a NullTarget (reads, maps, batches, outcomes)
     report   migrator.reporting.build_report over histories_from_store (one streaming pass)
     status   migrator.engine.status.status (counts per entity)
+    verify   migrator.engine.verify over every ticket (the NullTarget keeps nothing: each is
+             "missing", so the whole comparison path runs and every result is written)
+    rollback migrator.engine.rollback of the run (id map read and forgotten a page at a time)
 """
 
 from __future__ import annotations
@@ -85,8 +88,20 @@ def _report(state: Any, plan: Any) -> dict:
     return build_report(histories_from_store(state), attribution, ReportOptions())
 
 
+def _verify(state: Any, target: Any, plan: Any, out: Path) -> Any:
+    from migrator.config import Options
+    from migrator.engine.verify import verify
+    return verify(state, target, plan, Options(), out=out, in_flight=1)
+
+
+def _rollback(state: Any, target: Any, run_id: int) -> Any:
+    from migrator.engine.rollback import rollback
+    return rollback(state, target, run_id=run_id, chunk=1000)
+
+
 def run_size(n: int, workdir: Path, *, comments: int = 3, in_flight: int = 4,
-             phases_wanted: tuple[str, ...] = ("stage", "plan", "migrate", "report", "status"),
+             phases_wanted: tuple[str, ...] = ("stage", "plan", "migrate", "report", "status",
+                                               "verify", "rollback"),
              ) -> dict[str, Any]:
     """Run every phase for ``n`` synthetic tickets in this process; return the measurements."""
     from migrator.engine.status import status
@@ -110,6 +125,12 @@ def run_size(n: int, workdir: Path, *, comments: int = 3, in_flight: int = 4,
     if "status" in phases_wanted:
         st = _timed(ph, "status", lambda: status(state, plan))
         out["status_tickets_created"] = st["entities"]["tickets"]["created"]
+    if "verify" in phases_wanted and "migrate" in phases_wanted:
+        ver = _timed(ph, "verify", lambda: _verify(state, target, plan, workdir / "verify.json"))
+        out["verify_tickets_checked"] = ver.checked
+    if "rollback" in phases_wanted and "migrate" in phases_wanted:
+        rb = _timed(ph, "rollback", lambda: _rollback(state, target, report.run_id))
+        out["rollback_deleted_tickets"] = rb.deleted.get("tickets", 0)
     local = sum(ph[k]["seconds"] for k in ("stage", "plan", "migrate") if k in ph)
     out["local_seconds"] = round(local, 3)
     out["tickets_per_s"] = round(n / local, 1) if local else None

@@ -593,6 +593,46 @@ class StateStore:
         with self.engine.connect() as conn:
             return dict(conn.execute(q).all())
 
+    def _id_map_filter(self, entity: Entity, created_run: int | None,
+                       outcomes: Sequence[str] | None) -> list:
+        where = [records.c.entity == entity.value, records.c.target_id.is_not(None)]
+        if created_run is not None:
+            where.append(records.c.created_run == created_run)
+        if outcomes is not None:
+            where.append(records.c.outcome.in_(list(outcomes)))
+        return where
+
+    def id_map_pages(self, entity: Entity, *, created_run: int | None = None,
+                     outcomes: Sequence[str] | None = None, page: int = 1000
+                     ) -> Iterator[list[tuple[str, str]]]:
+        """(source id, target id) of an entity's id-map rows with a target id (of one run's
+        creations, or with these outcomes), in source-id order, a page at a time: each page is
+        its own query after the last source id, so the caller may delete rows in between and
+        memory does not grow with the account."""
+        where = self._id_map_filter(entity, created_run, outcomes)
+        last = None
+        while True:
+            q = sa.select(records.c.source_id, records.c.target_id).where(*where)
+            if last is not None:
+                q = q.where(records.c.source_id > last)
+            with self.engine.connect() as conn:
+                rows = [(str(s), str(t)) for s, t in
+                        conn.execute(q.order_by(records.c.source_id).limit(page)).all()]
+            if not rows:
+                return
+            yield rows
+            if len(rows) < page:
+                return
+            last = rows[-1][0]
+
+    def count_id_map(self, entity: Entity, *, created_run: int | None = None,
+                     outcomes: Sequence[str] | None = None) -> int:
+        """How many rows :meth:`id_map_pages` would give."""
+        q = sa.select(sa.func.count()).select_from(records).where(
+            *self._id_map_filter(entity, created_run, outcomes))
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar() or 0)
+
     def forget_records(self, entity: Entity, source_ids: Sequence[str]) -> None:
         """Drop id-map rows (after a rollback deleted them in the target)."""
         with self.transaction() as conn:

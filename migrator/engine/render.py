@@ -87,9 +87,9 @@ def runs_table(runs: Iterable[dict[str, Any]]) -> Table:
 
 def verify_table(report: VerifyReport, limit: int = 25) -> Table:
     """Counts per entity and the tickets that differ."""
-    checked = f"{len(report.tickets)} tickets compared one by one: "
+    checked = f"{report.checked} tickets compared one by one: "
     table = Table(title="Verify: " + checked + ("everything matches" if report.ok else
-                                                f"{len(report.mismatches)} differ"))
+                                                f"{report.differing} differ"))
     cols = ("staged", "planned", "present", "skipped", "failed")
     table.add_column("entity")
     for c in cols:

@@ -42,7 +42,7 @@ def last_creating_run(state: StateStore) -> int | None:
     """The latest run that still has records it created (or changed) in the target."""
     for run in reversed(state.list_runs()):
         if run["command"] == "migrate" and (
-                any(state.created_by_run(e, run["id"]) for e in LOAD_ORDER)
+                any(state.count_id_map(e, created_run=int(run["id"])) for e in LOAD_ORDER)
                 or changes_of(state, int(run["id"]))):
             return int(run["id"])
     return None
@@ -60,7 +60,8 @@ def _run_id(state: StateStore, run_id: int | None) -> int | None:
 def rollback_preview(state: StateStore, run_id: int | None = None) -> dict[str, Any]:
     """Which run a rollback would undo and how many records per entity it would delete."""
     rid = _run_id(state, run_id)
-    counts = {} if rid is None else {e.value: len(state.created_by_run(e, rid)) for e in LOAD_ORDER}
+    counts = {} if rid is None else {e.value: state.count_id_map(e, created_run=rid)
+                                     for e in LOAD_ORDER}
     changed = {} if rid is None else {e: len(rows) for e, rows in changes_of(state, rid).items()}
     return {"run_id": rid, "counts": {k: v for k, v in counts.items() if v},
             "changed": {k: v for k, v in changed.items() if v}}
@@ -91,14 +92,14 @@ def rollback(state: StateStore, target: Any, *, run_id: int | None = None, chunk
 
 def _entity(state, target, entity, rid: int, chunk: int, report: RollbackReport,
             progress: Progress) -> None:
-    created = state.created_by_run(entity, rid)
-    if not created:
+    total = state.count_id_map(entity, created_run=rid)
+    if not total:
         return
-    by_target = {tid: sid for sid, tid in created.items()}
-    tids = sorted(by_target)
-    progress.start(f"delete {entity.value}", len(tids))
-    for i in range(0, len(tids), chunk):
-        part = tids[i:i + chunk]
+    progress.start(f"delete {entity.value}", total)
+    # A page at a time (memory stays flat); a deleted page is forgotten before the next is read.
+    for page in state.id_map_pages(entity, created_run=rid, page=chunk):
+        by_target = {tid: sid for sid, tid in page}
+        part = sorted(by_target)
         gone = [str(t) for t in target.delete(entity, part)]
         state.forget_records(entity, [by_target[t] for t in gone if t in by_target])
         report.deleted[entity.value] = report.deleted.get(entity.value, 0) + len(gone)

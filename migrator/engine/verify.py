@@ -4,15 +4,19 @@ Tickets are fetched one by one (``Target.fetch``) and compared with what the pla
 should be: presence, comment count, attachment count and bytes, status, priority, group and
 assignee (as target ids), and the original creation time where the target keeps timestamps.
 Other entities are counted from the id map (present = created, updated, unchanged or reused).
+
+It streams: tickets are read from the id map a page at a time, every result goes to the JSON
+file as it comes, and only the counts and the first differing tickets stay in memory.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from migrator.engine.records import assemble_ticket, skip_reason
 from migrator.engine.resolve import Resolver
@@ -27,28 +31,40 @@ PRESENT = {Outcome.CREATED.value, Outcome.UPDATED.value, Outcome.UNCHANGED.value
            Outcome.REUSED.value}
 
 
+KEPT = 1000  # differing tickets kept in memory (the JSON file has every ticket)
+
+
 @dataclass
 class VerifyReport:
     """The sign-off document: per-entity counts and per-ticket findings."""
 
     entities: dict[str, dict[str, int]] = field(default_factory=dict)
-    tickets: list[dict[str, Any]] = field(default_factory=list)
+    checked: int = 0  # tickets compared
+    differing: int = 0  # tickets with at least one problem
+    mismatches: list[dict[str, Any]] = field(default_factory=list)  # the first KEPT of them
     notes: list[str] = field(default_factory=list)
 
     @property
-    def mismatches(self) -> list[dict[str, Any]]:
-        """Tickets with at least one problem."""
-        return [t for t in self.tickets if t["problems"]]
-
-    @property
     def ok(self) -> bool:
-        return not self.mismatches
+        return not self.differing
+
+    def add(self, result: dict[str, Any]) -> None:
+        """Count one ticket's result; keep it if it differs (up to KEPT)."""
+        self.checked += 1
+        if result["problems"]:
+            self.differing += 1
+            if len(self.mismatches) < KEPT:
+                self.mismatches.append(result)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready form without the per-ticket list."""
+        return {"ok": self.ok, "entities": self.entities, "notes": self.notes,
+                "tickets_checked": self.checked, "tickets_with_problems": self.differing}
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form (written to verify.json)."""
-        return {"ok": self.ok, "entities": self.entities, "notes": self.notes,
-                "tickets_checked": len(self.tickets), "tickets_with_problems": len(self.mismatches),
-                "tickets": self.tickets}
+        """JSON-ready form with the differing tickets kept in memory (``--json``; the file
+        verify.json lists every ticket)."""
+        return {**self.summary(), "mismatches": self.mismatches}
 
 
 def _files(ticket: Any) -> tuple[int, int]:
@@ -98,15 +114,22 @@ def _expected(state: StateStore, plan: Any, resolver: Resolver, sid: str) -> Any
     return resolver.resolve(Entity.TICKETS, mapped)[0]
 
 
-def _present_tickets(state: StateStore) -> list[tuple[str, str]]:
-    ids = state.target_ids(Entity.TICKETS)
-    rows = state.record_rows(Entity.TICKETS, list(ids)) if ids else {}
-    return sorted(((s, t) for s, t in ids.items() if rows.get(s, {}).get("outcome") in PRESENT),
-                  key=lambda st: (len(st[0]), st[0]))
+def _write(out: Path, report: VerifyReport, lines: IO[str]) -> None:
+    """verify.json: the summary, then every ticket's result as one line of its list."""
+    part = out.with_name(out.name + ".part")
+    with part.open("w", encoding="utf-8") as fh:
+        head = json.dumps(report.summary(), indent=2, ensure_ascii=False)
+        fh.write(head[:-2] + ',\n  "tickets": [')
+        lines.seek(0)
+        for i, line in enumerate(lines):
+            fh.write(("\n    " if i == 0 else ",\n    ") + line.rstrip("\n"))
+        fh.write("\n  ]\n}\n")
+    os.replace(part, out)
 
 
 def verify(state: StateStore, target: Any, plan: Any, options: Any, *, out: Path | None = None,
-           in_flight: int = 4, progress: Progress | None = None) -> VerifyReport:
+           in_flight: int = 4, progress: Progress | None = None, page: int = 500
+           ) -> VerifyReport:
     """Compare every migrated ticket with the target; write ``out`` (verify.json) if given."""
     progress = progress or NullProgress()
     report = VerifyReport(entities=_entity_counts(state, plan))
@@ -117,8 +140,7 @@ def verify(state: StateStore, target: Any, plan: Any, options: Any, *, out: Path
     if not timestamps:
         report.notes.append(f"{target.name} cannot set original timestamps: creation times "
                             "are kept in fields/notes, not compared here")
-    pairs = _present_tickets(state)
-    progress.start("verify tickets", len(pairs))
+    progress.start("verify tickets", state.count_id_map(Entity.TICKETS, outcomes=PRESENT))
 
     def check(pair: tuple[str, str]) -> dict[str, Any]:
         sid, tid = pair
@@ -127,13 +149,23 @@ def verify(state: StateStore, target: Any, plan: Any, options: Any, *, out: Path
         progress.advance("verify tickets")
         return {"source_id": sid, "target_id": tid, "problems": problems}
 
-    with ThreadPoolExecutor(max_workers=max(1, in_flight)) as pool:
-        report.tickets = list(pool.map(check, pairs))
-    progress.finish("verify tickets")
-    skipped = sum(1 for t in state.iter_staged(Entity.TICKETS) if skip_reason(t, options))
-    if skipped:
-        report.notes.append(f"{skipped} staged tickets are deleted or spam and were not moved")
-    if out is not None:
-        out.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n",
-                       encoding="utf-8")
+    lines = (out.with_name(out.name + ".tickets").open("w+", encoding="utf-8")
+             if out is not None else None)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, in_flight)) as pool:
+            for pairs in state.id_map_pages(Entity.TICKETS, outcomes=PRESENT, page=page):
+                for result in pool.map(check, pairs):
+                    report.add(result)
+                    if lines is not None:
+                        lines.write(json.dumps(result, ensure_ascii=False) + "\n")
+        progress.finish("verify tickets")
+        skipped = sum(1 for t in state.iter_staged(Entity.TICKETS) if skip_reason(t, options))
+        if skipped:
+            report.notes.append(f"{skipped} staged tickets are deleted or spam and were not moved")
+        if out is not None and lines is not None:
+            _write(out, report, lines)
+    finally:
+        if lines is not None:
+            lines.close()
+            Path(lines.name).unlink(missing_ok=True)
     return report

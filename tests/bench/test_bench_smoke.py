@@ -21,7 +21,12 @@ def test_local_phases_move_every_ticket_and_report_rss(tmp_path):
     assert result["status_tickets_created"] == result["sent"]["tickets"]
     assert result["report_tickets"] > 0
     assert result["staged_records"] > 300  # tickets + comments + people
-    assert set(result["phases"]) == {"stage", "plan", "migrate", "report", "status"}
+    assert set(result["phases"]) == {"stage", "plan", "migrate", "report", "status", "verify",
+                                     "rollback"}
+    # the NullTarget keeps nothing: verify compares every loaded ticket (each "missing") and
+    # the rollback deletes every one of them
+    assert result["verify_tickets_checked"] == result["sent"]["tickets"]
+    assert result["rollback_deleted_tickets"] == result["sent"]["tickets"]
     # VmHWM is read per phase; Linux syncs per-thread RSS counters lazily, so only sanity here.
     assert all(p["peak_rss_mb"] > 10 for p in result["phases"].values())
     assert result["tickets_per_s"] > 0

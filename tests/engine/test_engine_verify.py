@@ -15,9 +15,13 @@ def test_verify_passes_after_a_full_run_and_writes_json(world, options):
     state, _, target, plan, workdir = world
     migrate(state, target, plan, options)
     report = verify(state, target, plan, options, out=workdir / "verify.json")
-    assert report.ok and len(report.tickets) == 6
+    assert report.ok and report.checked == 6
     data = json.loads((workdir / "verify.json").read_text())
     assert data["ok"] is True and data["tickets_checked"] == 6
+    ids = state.target_ids(Entity.TICKETS)
+    assert sorted((t["source_id"], t["target_id"], t["problems"]) for t in data["tickets"]) \
+        == sorted((s, t, []) for s, t in ids.items())  # every ticket, for sign-off
+    assert not list(workdir.glob("verify.json.*"))  # no temporary file left
     assert data["entities"]["tickets"] == {"staged": 6, "planned": 6, "present": 6, "skipped": 0,
                                            "failed": 0}
 
@@ -38,6 +42,28 @@ def test_verify_finds_what_differs(world, options):
     assert "comments: expected 2, found 1" in problems["1"]
     assert any(p.startswith("group_id: expected") for p in problems["3"])
     assert set(problems) == {"1", "2", "3"} and not report.ok
+    assert (report.checked, report.differing) == (6, 3)
+
+
+def test_verify_streams_pages_and_keeps_only_the_first_differing(world, options, monkeypatch,
+                                                                  tmp_path):
+    """Memory does not grow with the account: tickets come a page at a time and only KEPT
+    differing ones stay in memory; the counts and the file still cover every ticket."""
+    import migrator.engine.verify as V
+    state, _, target, plan, _ = world
+    migrate(state, target, plan, options)
+    target.store[Entity.TICKETS].clear()  # every ticket missing
+    monkeypatch.setattr(V, "KEPT", 2)
+    pages = []
+    real = state.id_map_pages
+    monkeypatch.setattr(state, "id_map_pages", lambda *a, **kw: (
+        pages.append(p) or p for p in real(*a, **kw)))
+    report = verify(state, target, plan, options, out=tmp_path / "v.json", page=4)
+    assert [len(p) for p in pages] == [4, 2]
+    assert (report.checked, report.differing, len(report.mismatches)) == (6, 6, 2)
+    data = json.loads((tmp_path / "v.json").read_text())
+    assert data["tickets_with_problems"] == 6 and len(data["tickets"]) == 6
+    assert all(t["problems"] == ["missing in the target"] for t in data["tickets"])
 
 
 def test_status_counts_and_eta(world, options):
