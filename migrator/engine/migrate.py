@@ -190,6 +190,7 @@ class _Run:
         items, outcomes, restamp = [], [], {}
         unchanged = 0
         existing = self.existing.get(entity, {})
+        self.resolver.prefetch(entity, [w.record for w in work if w.record is not None])
         for w in work:
             sid, rec, row, stamp = w.sid, w.record, w.row, w.stamp
             if rec is None:  # settled by its stamp, never decoded: nothing to do

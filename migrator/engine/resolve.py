@@ -4,6 +4,11 @@ Per docs/ARCHITECTURE.md "Engine -> loader contract": requester (end user, else 
 assignee, group key, organisation, comment authors; names and e-mails go into ``extra`` so a
 loader can fall back on them. Records are copied, never mutated, so a digest taken before
 resolution stays valid.
+
+Memory stays flat: the id maps of the plan's records (fields, agents, groups, memberships: a
+team's worth) are read whole; those of staged records (organisations, end users, tickets: as
+many as the account has) are read for the ids a page of records names (:meth:`Resolver.prefetch`)
+and kept in a bounded cache.
 """
 
 from __future__ import annotations
@@ -16,6 +21,37 @@ from migrator.models import Entity, replace_record
 from migrator.state import StateStore
 
 __all__ = ["Resolver", "Person"]
+
+# Staged entities: their id maps grow with the account, so they are never read whole.
+LARGE = frozenset({Entity.ORGANIZATIONS, Entity.END_USERS, Entity.TICKETS})
+
+
+class _IdMap:
+    """Source id -> target id (``None``: not in the target) of one entity."""
+
+    def __init__(self, state: StateStore, entity: Entity, *, limit: int = 200_000):
+        self.state, self.entity, self.limit = state, entity, limit
+        self.whole = entity not in LARGE
+        self._ids: dict[str, str | None] = dict(state.target_ids(entity)) if self.whole else {}
+
+    def get(self, sid: str) -> str | None:
+        if self.whole or sid in self._ids:
+            return self._ids.get(sid)
+        self.prefetch([sid])
+        return self._ids.get(sid)
+
+    def prefetch(self, sids: Iterable[Any]) -> None:
+        """Read the ids of ``sids`` not known yet, in one query per 500."""
+        if self.whole:
+            return
+        missing = list({str(s) for s in sids if s not in (None, "")} - self._ids.keys())
+        if not missing:
+            return
+        if len(self._ids) + len(missing) > self.limit:  # bounded: read again when needed
+            self._ids.clear()
+        found = self.state.target_ids(self.entity, missing)
+        for sid in missing:
+            self._ids[sid] = found.get(sid)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +72,7 @@ class Resolver:
 
     def __init__(self, state: StateStore, plan: Any):
         self.state = state
-        self._maps: dict[Entity, dict[str, str]] = {}
+        self._maps: dict[Entity, _IdMap] = {}
         self._agents = {str(a.id): a for a in state.iter_staged(Entity.AGENTS)}
         self._agents.update({str(a.id): a for a in getattr(plan, "agents", [])})
         self._end_user = lru_cache(maxsize=20000)(self._load_end_user)
@@ -62,16 +98,39 @@ class Resolver:
     def refresh(self, entities: Iterable[Entity]) -> None:
         """Reload the id map of ``entities`` (after an earlier step created records)."""
         for e in entities:
-            self._maps[e] = self.state.target_ids(e)
+            self._maps[e] = _IdMap(self.state, e)
         self._people.clear()
+
+    def _map(self, entity: Entity) -> _IdMap:
+        if entity not in self._maps:
+            self.refresh([entity])
+        return self._maps[entity]
 
     def tid(self, entity: Entity, source_id: Any) -> str | None:
         """The target id of a source record, if it exists in the target."""
         if source_id in (None, ""):
             return None
-        if entity not in self._maps:
-            self.refresh([entity])
-        return self._maps[entity].get(str(source_id))
+        return self._map(entity).get(str(source_id))
+
+    def prefetch(self, entity: Entity, records: Iterable[Any]) -> None:
+        """Read at once the ids a page of ``entity`` records refers to (one query per 500,
+        not one per record)."""
+        orgs: set[Any] = set()
+        people: set[Any] = set()
+        tickets: set[Any] = set()
+        for r in records:
+            if entity is Entity.TICKETS:
+                orgs.add(r.organization_id)
+                people.update((r.requester_id, r.submitter_id))
+                people.update(c.author_id for c in r.comments)
+            elif entity is Entity.END_USERS:
+                orgs.add(r.organization_id)
+            elif entity is Entity.TIME_ENTRIES:
+                tickets.add(r.ticket_id)
+        for e, ids in ((Entity.ORGANIZATIONS, orgs), (Entity.END_USERS, people),
+                       (Entity.TICKETS, tickets)):
+            if ids:
+                self._map(e).prefetch(ids)
 
     def _load_end_user(self, sid: str) -> Any:
         return self.state.get_staged(Entity.END_USERS, sid)
