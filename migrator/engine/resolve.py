@@ -27,7 +27,8 @@ LARGE = frozenset({Entity.ORGANIZATIONS, Entity.END_USERS, Entity.TICKETS})
 
 
 class _IdMap:
-    """Source id -> target id (``None``: not in the target) of one entity."""
+    """Source id -> target id (``None``: not in the target) of one entity. Safe to share
+    between threads (verify's): a full cache is replaced, never cleared under a reader."""
 
     def __init__(self, state: StateStore, entity: Entity, *, limit: int = 200_000):
         self.state, self.entity, self.limit = state, entity, limit
@@ -35,23 +36,31 @@ class _IdMap:
         self._ids: dict[str, str | None] = dict(state.target_ids(entity)) if self.whole else {}
 
     def get(self, sid: str) -> str | None:
-        if self.whole or sid in self._ids:
+        if self.whole:
             return self._ids.get(sid)
-        self.prefetch([sid])
-        return self._ids.get(sid)
+        known = self._ids.get(sid, _MISSING)
+        return self._read([sid]).get(sid) if known is _MISSING else known
 
     def prefetch(self, sids: Iterable[Any]) -> None:
         """Read the ids of ``sids`` not known yet, in one query per 500."""
-        if self.whole:
-            return
-        missing = list({str(s) for s in sids if s not in (None, "")} - self._ids.keys())
+        if not self.whole:
+            ids = self._ids
+            self._read([s for s in {str(s) for s in sids if s not in (None, "")}
+                        if s not in ids])
+
+    def _read(self, missing: list[str]) -> dict[str, str]:
         if not missing:
-            return
-        if len(self._ids) + len(missing) > self.limit:  # bounded: read again when needed
-            self._ids.clear()
+            return {}
         found = self.state.target_ids(self.entity, missing)
+        ids = self._ids
+        if len(ids) + len(missing) > self.limit:  # bounded: what is dropped is read again
+            ids = self._ids = {}
         for sid in missing:
-            self._ids[sid] = found.get(sid)
+            ids[sid] = found.get(sid)
+        return found
+
+
+_MISSING = object()
 
 
 @dataclasses.dataclass(frozen=True)
