@@ -77,7 +77,7 @@ class NullTarget:
     def fetch(self, entity: Entity, target_id: str) -> Any | None:
         """A record an earlier process of the run created (found by its marker), made after
         its batch was written, as recovery asks of users; nothing else is kept."""
-        if str(target_id).startswith("found-"):
+        if entity in (Entity.END_USERS, Entity.AGENTS) and str(target_id).startswith("found-"):
             return SimpleNamespace(id=str(target_id), created_at=iso(time.time()))
         return None
 

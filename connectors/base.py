@@ -148,6 +148,22 @@ class Submission:
     data: dict[str, Any] = field(default_factory=dict)  # connector-private
 
 
+# ``Comment.extra`` key a target's ``fetch`` sets on a note its loader added (not history from
+# the source, e.g. Freshdesk's list of attachments a ticket could not carry); says what it is.
+MIGRATOR_NOTE = "migrator_note"
+
+
+@dataclass(frozen=True)
+class TeamGroup:
+    """A group as the target holds it now, for ``verify``: its members (agent target ids) and,
+    where the target has escalation settings, whom it escalates to (``None`` otherwise)."""
+
+    id: str
+    name: str
+    members: frozenset[str] = frozenset()
+    escalate_to: str | None = None
+
+
 @dataclass(frozen=True)
 class TargetCapabilities:
     """What the target can and cannot represent; the plan and the report say it to the user."""
@@ -164,6 +180,8 @@ class TargetCapabilities:
     # its marker after a crash is whole: it keeps the digest it was sent with, and is not sent
     # again unless the staging changed since
     atomic_tickets: bool = False
+    # does a group carry an escalation path (Freshdesk: escalate_to after unassigned_for)?
+    group_escalation: bool = False
 
 
 @runtime_checkable

@@ -13,10 +13,12 @@
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -261,6 +263,10 @@ class HttpClient:
         self._sleep = sleep or tenacity.nap.sleep
         self.request_count = 0
         self._count_lock = threading.Lock()
+        # The server's clock minus ours, in seconds, from the last ``Date`` header (None until
+        # one came): recovery compares a record's creation time with a batch written by us.
+        self.clock_offset: float | None = None
+        self._last_date: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -339,6 +345,7 @@ class HttpClient:
                 raise _Retry(f"connection error: {type(exc).__name__}") from None
         with self._count_lock:
             self.request_count += 1
+        self._note_clock(response.headers.get("date"))
         self._header_hook(response, self.budgets, names)
         status = response.status_code
         if status < 400 or status in ok:
@@ -355,6 +362,17 @@ class HttpClient:
             raise _Retry(f"HTTP {status}", wait=wait, status=status)
         self._raise_for(response, method, url)
         raise AssertionError("unreachable")
+
+    def _note_clock(self, date: str | None) -> None:
+        """Learn the server's clock from its ``Date`` header (whole seconds: + 0.5 s)."""
+        if not date or date == self._last_date:
+            return
+        self._last_date = date
+        try:
+            server = email.utils.parsedate_to_datetime(date).timestamp() + 0.5
+        except (TypeError, ValueError, IndexError):
+            return
+        self.clock_offset = server - time.time()
 
     def _raise_for(self, response: httpx.Response, method: str, url: str) -> None:
         status = response.status_code

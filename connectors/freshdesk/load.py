@@ -23,7 +23,7 @@ from migrator.http import HttpClient
 from migrator.models import Entity, Outcome, TicketField
 from migrator.state import RecordOutcome
 
-from connectors.base import CheckItem, LoadItem, Submission, TargetCapabilities
+from connectors.base import MIGRATOR_NOTE, CheckItem, LoadItem, Submission, TargetCapabilities
 from connectors.freshdesk import parse as P
 from connectors.freshdesk import render as R
 from connectors.freshdesk.client import API, iter_pages
@@ -36,6 +36,7 @@ __all__ = ["FreshdeskTarget", "CAPABILITIES"]
 CAPABILITIES = TargetCapabilities(
     sets_timestamps=False, creates_agents=True, writable_roles=False, async_jobs=False,
     max_attachment_bytes=R.MAX_TICKET_BYTES, batch_size=100, time_entries=True,
+    group_escalation=True,
     notes=("original dates are kept in cf_original_created/cf_original_resolved and note headers",
            "agents are paid seats: only matched by e-mail unless create_agents is set",
            "roles cannot be created through the API: create tier roles in the UI first",
@@ -155,6 +156,10 @@ class FreshdeskTarget(EntityLoader):
             found.update(self._scan_recent(missing))
         return found
 
+    def clock_offset(self) -> float | None:
+        """The account's clock minus ours, in seconds (from its last answer), if known."""
+        return self.client.clock_offset
+
     def fetch(self, entity: Entity, target_id: str) -> Any | None:
         """A ticket with its description and notes as comments (``verify``), or another record."""
         if entity is Entity.TICKETS:
@@ -166,6 +171,9 @@ class FreshdeskTarget(EntityLoader):
             desc = P.parse_description(data)
             convs = [P.parse_conversation(c) for page, _ in iter_pages(
                 self.client, f"{API}/tickets/{target_id}/conversations") for c in page]
+            for c in convs:  # ours, not the source's: verify does not count it as history
+                if R.is_leftover_note(c.html_body or c.body):
+                    c.extra[MIGRATOR_NOTE] = "attachments not uploaded"
             ticket.comments = ([desc] if desc else []) + convs
             return ticket
         return self.fetch_other(entity, target_id)

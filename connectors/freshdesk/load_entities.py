@@ -21,7 +21,7 @@ from migrator.models import (Agent, EndUser, Entity, Group, Membership, Organiza
                              Role, TimeEntry)
 from migrator.state import RecordOutcome
 
-from connectors.base import Change, ChangeLog, LoadItem
+from connectors.base import Change, ChangeLog, LoadItem, TeamGroup
 from connectors.freshdesk import parse as P
 from connectors.freshdesk import render as R
 from connectors.freshdesk.client import API, iter_pages
@@ -60,8 +60,14 @@ class EntityLoader:
         self._created: dict[Entity, dict[str, str]] = {}
         self._changes = ChangeLog()  # existing agents and groups changed here
         self._lock = threading.Lock()
+        # A membership is a read-modify-write of the group's agent_ids: two batches in flight
+        # adding to one group would each write their own list and lose the other's agent.
+        self._group_locks = [threading.Lock() for _ in range(32)]
 
     # -- helpers ---------------------------------------------------------------------------
+    def _group_lock(self, group_id: str) -> threading.Lock:
+        return self._group_locks[hash(str(group_id)) % len(self._group_locks)]
+
     def _list(self, resource: str, params: dict[str, Any] | None = None) -> list[dict]:
         return [row for page, _ in iter_pages(self.client, f"{API}/{resource}", params)
                 for row in page]
@@ -285,6 +291,10 @@ class EntityLoader:
         return self._created_outcome(Entity.GROUPS, item, data["id"], warning)
 
     def _membership(self, item: LoadItem) -> RecordOutcome:
+        with self._group_lock(item.record.group_id):
+            return self._join_group(item)
+
+    def _join_group(self, item: LoadItem) -> RecordOutcome:
         m: Membership = item.record
         group = self.client.get_json(f"{API}/groups/{m.group_id}")
         members = [str(a) for a in group.get("agent_ids") or []]
@@ -294,6 +304,18 @@ class EntityLoader:
         ids = [int(a) if a.isdigit() else a for a in [*members, m.agent_id]]
         self.client.request("PUT", f"{API}/groups/{m.group_id}", json={"agent_ids": ids})
         return self._created_outcome(Entity.MEMBERSHIPS, item, target_id)
+
+    def team_structure(self) -> dict[str, TeamGroup]:
+        """Every group with its members and escalation, read now (one detail call per group:
+        the list has no ``agent_ids``, §4.5)."""
+        out = {}
+        for row in self._list("groups"):
+            group = self.client.get_json(f"{API}/groups/{row['id']}")
+            out[str(row["id"])] = TeamGroup(
+                str(row["id"]), str(group.get("name") or ""),
+                frozenset(str(a) for a in group.get("agent_ids") or []),
+                str(group["escalate_to"]) if group.get("escalate_to") else None)
+        return out
 
     # -- time entries ----------------------------------------------------------------------
     def _time_entry(self, item: LoadItem) -> RecordOutcome:
@@ -352,6 +374,10 @@ class EntityLoader:
 
     def _leave_group(self, target_id: str) -> bool:
         agent_id, _, group_id = target_id.partition("@")
+        with self._group_lock(group_id):
+            return self._left_group(agent_id, group_id)
+
+    def _left_group(self, agent_id: str, group_id: str) -> bool:
         response = self.client.request("GET", f"{API}/groups/{group_id}", ok=(404,))
         if response.status_code == 404:
             return True

@@ -30,7 +30,6 @@ from connectors.freshdesk.client import API, iter_pages
 __all__ = ["TicketLoader", "plan_files", "record_error_reason"]
 
 Planned = dict[str, list[Attachment]]  # comment id -> attachments that fit
-LEFTOVER = "not migrated: Freshdesk allows"  # in the note listing files over the limit
 UPDATABLE = ("status", "priority", "type", "tags", "group_id", "responder_id", "custom_fields")
 
 
@@ -64,14 +63,18 @@ def record_error_reason(exc: RecordError) -> str:
 
 def plan_files(ticket: Ticket, base: Path | None,
                limit: int = R.MAX_TICKET_BYTES) -> tuple[Planned, list[tuple[str, str, int]]]:
-    """Files that fit the per-ticket budget, in comment order; the rest as (comment, name, size)."""
+    """Files that fit the per-ticket budget, in comment order; the rest as (comment, name,
+    size, why): not downloaded at export, or over the limit."""
     used, planned, left = 0, {}, []
     for comment in ticket.comments:
         for att in comment.attachments:
             path = (base / att.local_path) if base and att.local_path else None
             size = att.size or (path.stat().st_size if path and path.exists() else 0)
-            if path is None or not path.exists() or used + size > limit:
-                left.append((comment.id, att.file_name, size))
+            if path is None or not path.exists():
+                left.append((comment.id, att.file_name, size, R.NOT_DOWNLOADED))
+                continue
+            if used + size > limit:
+                left.append((comment.id, att.file_name, size, R.OVER_LIMIT))
                 continue
             used += size
             planned.setdefault(comment.id, []).append(att)
@@ -169,10 +172,11 @@ class TicketLoader:
     def _outcome(self, item: LoadItem, target_id: str, left: list, note: str | None
                  ) -> RecordOutcome:
         reasons = [note] if note else []
-        if left:
-            names = ", ".join(f"{name} ({size} B)" for _, name, size in left)
-            reasons.append(f"{len(left)} attachment(s) over the 20 MB per-ticket limit listed "
-                           f"in a private note, not uploaded: {names}")
+        for why in (R.OVER_LIMIT, R.NOT_DOWNLOADED):
+            names = ", ".join(f"{name} ({size} B)" for _, name, size, w in left if w == why)
+            if names:
+                reasons.append(f"attachment(s) {why}, listed in a private note, not uploaded: "
+                               f"{names}")
         authorless = [c.id for c in item.record.comments[1:] if not c.author_id]
         status = item.record.status
         if status not in R.STATUS_CODES and str(status).lower() not in self.statuses():
@@ -210,7 +214,7 @@ class TicketLoader:
             self.client, f"{API}/tickets/{target_id}/conversations") for c in page]
         present = R.note_markers(bodies)
         added = self._notes(target_id, ticket.comments[1:], planned, base, present)
-        if left and not any(LEFTOVER in b for b in bodies):
+        if left and not any(R.is_leftover_note(b) for b in bodies):
             self._leftover(target_id, ticket, left)
         return added
 
@@ -224,7 +228,7 @@ class TicketLoader:
 
     def _leftover(self, target_id: str, ticket: Ticket, left: list) -> None:
         self._create_request(f"{API}/tickets/{target_id}/notes",
-                             lambda: self._conversation(target_id, lambda b: LEFTOVER in b),
+                             lambda: self._conversation(target_id, R.is_leftover_note),
                              json=R.render_leftover_note(ticket.id, left))
 
     def _send(self, path: str, body: dict[str, Any], files: list[Attachment], base: Path,

@@ -235,12 +235,24 @@ def render_time_entry(entry: TimeEntry) -> dict[str, Any]:
     return body
 
 
-def render_leftover_note(ticket_id: str, left: list[tuple[str, str, int]]) -> dict[str, Any]:
-    """A private note listing attachments that did not fit in the 20 MB per ticket."""
-    items = "".join(f"<li>{html.escape(name)} ({size} bytes, comment #{html.escape(cid)})</li>"
-                    for cid, name, size in left)
-    text = (f"Attachments of source ticket #{html.escape(ticket_id)} not migrated: Freshdesk "
-            f"allows {MAX_TICKET_BYTES // (1024 * 1024)} MB of attachments per ticket.")
+LEFTOVER = " not migrated"  # after "Attachments of source ticket #N" in the leftover note
+LEFTOVER_HEAD = "Attachments of source ticket #"
+OVER_LIMIT = f"over the {MAX_TICKET_BYTES // (1024 * 1024)} MB of attachments Freshdesk allows " \
+             "per ticket"
+NOT_DOWNLOADED = "not downloaded at export (attachments turned off, or the download failed)"
+
+
+def is_leftover_note(body: str) -> bool:
+    """Is this the note the loader writes listing the files a ticket could not carry?"""
+    return LEFTOVER_HEAD in body and LEFTOVER in body
+
+
+def render_leftover_note(ticket_id: str, left: list[tuple[str, str, int, str]]
+                         ) -> dict[str, Any]:
+    """A private note listing attachments that were not uploaded, each with why."""
+    items = "".join(f"<li>{html.escape(name)} ({size} bytes, comment #{html.escape(cid)}): "
+                    f"{html.escape(why)}</li>" for cid, name, size, why in left)
+    text = f"{LEFTOVER_HEAD}{html.escape(ticket_id)}{LEFTOVER}:"
     return {"body": f"<p>{text}</p><ul>{items}</ul>", "private": True}
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from connectors.base import (Change, ChangeLog, CheckItem, Helper, LoadItem, Submission,
-                             TargetCapabilities)
+                             TargetCapabilities, TeamGroup)
 from connectors.zendesk import admin, render
 from connectors.zendesk.jobs import JobQueue, job_outcomes
 from connectors.zendesk.lookups import Lookups
@@ -150,6 +150,20 @@ class ZendeskTarget:
     def delete(self, entity: Entity, target_ids: Sequence[str]) -> list[str]:
         """Rollback with the bulk destroy endpoints; already-absent ids count as gone."""
         return admin.delete(self.client, self.jobs, Entity(entity), target_ids)
+
+    def clock_offset(self) -> float | None:
+        """The account's clock minus ours, in seconds (from its last answer), if known."""
+        return self.client.clock_offset
+
+    def team_structure(self) -> dict[str, TeamGroup]:
+        """Every group with its members (group memberships), read now."""
+        self.lookups.forget("groups")
+        self.lookups.forget("memberships")
+        members: dict[str, set[str]] = {}
+        for user, group in self.lookups.memberships():
+            members.setdefault(group, set()).add(user)
+        return {str(g.id): TeamGroup(str(g.id), g.name, frozenset(members.get(str(g.id), ())))
+                for g in admin.existing(self.client, self.lookups, Entity.GROUPS)}
 
     def stats(self) -> dict[str, dict]:
         """Requests per budget."""

@@ -38,16 +38,21 @@ NATURAL_KEY_ENTITIES = (Entity.TICKET_FIELDS, Entity.ORGANIZATIONS, Entity.END_U
                         Entity.AGENTS, Entity.GROUPS)
 # Sent even where the account has the e-mail: the target matches them instead of creating.
 MATCHED_BY_EMAIL = (Entity.END_USERS, Entity.AGENTS)
-# Creation times have a 1 s resolution and two clocks differ a little. A record of ours that
-# looks older than its batch is left to its step (matched again, never deleted by a rollback).
+# Creation times have a 1 s resolution, and our clock is moved to the target's by the offset
+# its ``Date`` headers show (to within a second or so). A record of ours that still looks older
+# than its batch is left to its step (matched again, never deleted by a rollback).
 CLOCK_SLACK = 2.0
 
 
-def _made_since(target: Any, entity: Entity, target_id: str, since: float) -> bool:
-    """Did the target create this record after ``since`` (epoch seconds)? Unknown: no."""
+def _made_since(target: Any, entity: Entity, target_id: str, since: float) -> bool | None:
+    """Did the target create this record after ``since`` (epoch seconds, our clock, moved to
+    the target's by the offset its answers showed)? ``None``: it cannot tell."""
     record = target.fetch(entity, target_id)
     created = iso(getattr(record, "created_at", None)) if record is not None else None
-    return created is not None and created >= iso(since - CLOCK_SLACK)  # canonical ISO: ordered
+    if created is None:
+        return None
+    offset = getattr(target, "clock_offset", lambda: None)() or 0.0
+    return created >= iso(since + offset - CLOCK_SLACK)  # canonical ISO strings are ordered
 
 
 def _wait_for_job(target: Any, entity: Entity, ids: list[str], job_id: str) -> None:
@@ -105,9 +110,12 @@ def _recover_one(state: StateStore, target: Any, batch: dict, natural: _NaturalK
     if entity in MATCHED_BY_EMAIL:
         for sid in [s for s in found if s not in held_before
                     and not (prior.get(s) or {}).get("target_id")]:
-            if not _made_since(target, entity, found[sid], batch["created_at"]):
-                log.info("%s %s: found in the target after an interrupted batch but created "
-                         "before it; matched again by its step, never deleted", entity.value, sid)
+            made = _made_since(target, entity, found[sid], batch["created_at"])
+            if not made:
+                log.warning("%s %s (target %s): found after an interrupted batch, but %s; left "
+                            "to its step, which matches it: a rollback will not delete it",
+                            entity.value, sid, found[sid], "created before the batch"
+                            if made is False else "its creation time cannot be read")
                 held_before.add(sid)
     outcomes = []
     for sid in ids:

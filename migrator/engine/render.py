@@ -87,15 +87,19 @@ def runs_table(runs: Iterable[dict[str, Any]]) -> Table:
 
 def verify_table(report: VerifyReport, limit: int = 25) -> Table:
     """Counts per entity and the tickets that differ."""
-    checked = f"{report.checked} tickets compared one by one: "
+    checked = (f"{report.checked} tickets and {report.team_checked} groups and memberships "
+               "compared one by one: ")
     table = Table(title="Verify: " + checked + ("everything matches" if report.ok else
-                                                f"{report.differing} differ"))
+                                                f"{report.differing + len(report.team)} differ"))
     cols = ("staged", "planned", "present", "skipped", "failed")
     table.add_column("entity")
     for c in cols:
         table.add_column(c, justify="right")
     for entity, row in report.entities.items():
         table.add_row(entity, *(str(row.get(c, "-")) for c in cols))
+    for t in report.team[:limit]:
+        table.add_row(f"{t['entity']} {t['source_id']} -> {t['target_id']}", "", "", "", "",
+                      escape("; ".join(t["problems"])))
     for t in report.mismatches[:limit]:
         table.add_row(f"ticket {t['source_id']} -> {t['target_id']}", "", "", "", "",
                       escape("; ".join(t["problems"])))

@@ -193,3 +193,16 @@ def test_retry_backoff_comes_from_the_endpoint_settings():
     for bad in ("soon", -1, 31):
         with pytest.raises(ConfigError, match="retry_backoff must be a number of seconds"):
             retry_policy_for({"retry_backoff": bad})
+
+
+def test_the_servers_clock_offset_comes_from_its_date_header(httpx_mock, client):
+    from email.utils import formatdate
+    assert client.clock_offset is None  # nothing heard yet
+    ahead = time.time() + 120
+    httpx_mock.add_response(url=f"{BASE}/api/v2/a",
+                            headers={"Date": formatdate(ahead, usegmt=True)})
+    client.request("GET", "/api/v2/a")
+    assert 118 < client.clock_offset < 122
+    httpx_mock.add_response(url=f"{BASE}/api/v2/b", headers={"Date": "garbage"})
+    client.request("GET", "/api/v2/b")
+    assert 118 < client.clock_offset < 122  # an unreadable header changes nothing

@@ -115,6 +115,12 @@ def _journey(tmp_path: Path, source, target, monkeypatch) -> tuple[dict, Any]:
     _cli(cfg, "plan", "--out", str(tmp_path))
     plan_json = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
     _cli(cfg, "migrate")
+    # verify compares the team as the target holds it with the plan, and every ticket
+    out = _cli(cfg, "verify", "--json")
+    verified = json.loads(out[out.index("{"):])  # after the progress lines
+    assert verified["ok"], (verified["team"], verified["mismatches"][:3])
+    assert verified["team_checked"] == len(plan_json["groups"]) + sum(
+        len(a["groups"]) for a in plan_json["agents"])
     state = StateStore(f"sqlite:///{tmp_path / '.migrator' / 'state.db'}")
     try:  # the library plan: the per-ticket routing the plan's counts sum up
         plan = build_plan(load_mapping(tmp_path / "mapping.yaml"), StoreStaged(state),

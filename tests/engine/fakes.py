@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from connectors.base import CheckItem, LoadItem, Page, Submission, TargetCapabilities
+from connectors.base import (CheckItem, LoadItem, Page, Submission, TargetCapabilities,
+                             TeamGroup)
 from migrator.errors import RecordError, TransientError
 from migrator.models import (Agent, Attachment, Comment, EndUser, Entity, Group, Membership,
                              Organization, Outcome, Ticket, TicketField, iso)
@@ -94,8 +95,9 @@ class FakeTarget:
         self.capabilities = TargetCapabilities(
             sets_timestamps=True, creates_agents=True, writable_roles=True,
             async_jobs=async_jobs, max_attachment_bytes=None, batch_size=batch_size,
-            time_entries=True, atomic_tickets=atomic_tickets)
+            time_entries=True, atomic_tickets=atomic_tickets, group_escalation=True)
         self.store: dict[Entity, dict[str, Stored]] = {e: {} for e in Entity}
+        self.clock = 0.0  # this account's clock minus ours, in seconds
         self.fail: dict[tuple[Entity, str], str] = {}
         self.transient_on: Callable[[Entity, list[LoadItem]], bool] = lambda e, items: False
         self.crash_at: Callable[[str, Entity, list[LoadItem]], bool] = lambda p, e, i: False
@@ -123,6 +125,17 @@ class FakeTarget:
     def existing(self, entity):
         return [dataclasses.replace(s.record, id=tid) for tid, s in self.store[entity].items()]
 
+    def clock_offset(self) -> float:
+        return self.clock
+
+    def team_structure(self):
+        members: dict[str, set[str]] = {}
+        for s in self.store[Entity.MEMBERSHIPS].values():
+            members.setdefault(str(s.record.group_id), set()).add(str(s.record.agent_id))
+        return {tid: TeamGroup(tid, s.record.name, frozenset(members.get(tid, ())),
+                               s.record.escalate_to)
+                for tid, s in self.store[Entity.GROUPS].items()}
+
     def _find(self, entity: Entity, sid: str) -> str | None:
         return next((t for t, s in self.store[entity].items() if s.marker == sid), None)
 
@@ -142,7 +155,7 @@ class FakeTarget:
         record = item.record
         if entity is not Entity.TICKETS and hasattr(record, "created_at"):
             # A help desk stamps what it creates (imported tickets keep their own dates).
-            record = dataclasses.replace(record, created_at=iso(time.time()))
+            record = dataclasses.replace(record, created_at=iso(time.time() + self.clock))
         self.store[entity][tid] = Stored(item.source_id, record, notes)
         return RecordOutcome(item.source_id, Outcome.CREATED, target_id=tid)
 

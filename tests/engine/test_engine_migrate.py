@@ -309,13 +309,17 @@ class MatchesUsersByEmail(FakeTarget):
         return super()._one(entity, item)
 
 
+@pytest.mark.parametrize("clock", [0.0, -30.0, 30.0], ids=["same-clock", "behind", "ahead"])
 @pytest.mark.parametrize("marker", [True, False], ids=["zendesk-like", "freshdesk-like"])
-def test_an_end_user_that_existed_before_is_never_claimed_by_recovery(world, options, marker):
+def test_an_end_user_that_existed_before_is_never_claimed_by_recovery(world, options, marker,
+                                                                      clock):
     """End users are sent even when the account has their e-mail (the target matches them).
     A crash in their batch leaves recovery to find them, by our marker or by e-mail: one the
-    account held before the batch must not be recorded as created, or rollback deletes it."""
+    account held before the batch must not be recorded as created, or rollback deletes it;
+    those the batch created are, whatever the account's clock says (its offset is known)."""
     state, source, _, plan, _ = world
     target = MatchesUsersByEmail(marker=marker)
+    target.clock = clock
     user = next(u for u in source.data[Entity.END_USERS] if u.email)
     kept = target.preexisting(Entity.END_USERS, dataclasses.replace(
         user, id="x", created_at="2019-05-01T10:00:00Z"))

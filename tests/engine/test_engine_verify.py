@@ -80,3 +80,61 @@ def test_status_counts_and_eta(world, options):
     assert after["failed"] == [{"entity": "tickets", "source_id": "4", "reason": "rejected"}]
     assert after["eta_s"] == 0.0 and after["throughput"]["records_per_s"] > 0
     assert after["open_batches"] == {}
+
+
+def test_verify_compares_the_team_with_the_plan(world, options):
+    """Groups under their planned names, escalating to their lead, with their planned members;
+    a member the target added on its own is not a difference."""
+    state, _, target, plan, _ = world
+    migrate(state, target, plan, options)
+    report = verify(state, target, plan, options)
+    assert report.ok and report.team == []
+    assert report.team_checked == len(plan.groups) + len(plan.memberships) == 4
+    groups = state.target_ids(Entity.GROUPS)
+    l1, l2 = (target.store[Entity.GROUPS][groups[k]] for k in ("support/l1", "support/l2"))
+    l1.record = dataclasses.replace(l1.record, escalate_to="someone-else")
+    l2.record = dataclasses.replace(l2.record, name="Renamed")
+    m = next(iter(target.store[Entity.MEMBERSHIPS].values()))
+    planned = next(p for p in plan.memberships if str(p.group_id) in groups
+                   and groups[str(p.group_id)] == str(m.record.group_id))
+    target.store[Entity.MEMBERSHIPS].clear()  # every planned member gone
+    report = verify(state, target, plan, options)
+    problems = {(t["entity"], t["source_id"]): t["problems"] for t in report.team}
+    lead = state.target_ids(Entity.AGENTS)["a1"]
+    assert problems[("groups", "support/l1")] == [
+        f"escalates to someone-else, expected {lead} (agent a1)"]
+    assert problems[("groups", "support/l2")] == ["name: expected 'Support · L2', found 'Renamed'"]
+    assert ("memberships", str(planned.id)) in problems
+    assert len(problems) == 2 + len(plan.memberships) and not report.ok
+    assert report.differing == 0  # the tickets still match
+
+
+def test_compare_counts_only_downloaded_files_and_not_the_loaders_own_note():
+    """A file never downloaded cannot be in the target; a note the loader added (Freshdesk's
+    list of files it could not carry) is not history, and the files it lists may be missing."""
+    from connectors.base import MIGRATOR_NOTE
+    from migrator.engine.verify import compare_ticket
+    from migrator.models import Attachment, Comment, Ticket
+
+    def att(name, local):
+        return Attachment(id=name, file_name=name, size=5, local_path=local)
+
+    def ticket(comments):
+        return Ticket(id="1", subject="s", status="open", requester_id="r", comments=comments)
+
+    expected = ticket([Comment(id="c1", ticket_id="1", author_id="r", body="b",
+                               attachments=[att("a", "att/a"), att("b", None)]),
+                       Comment(id="c2", ticket_id="1", author_id="r", body="b",
+                               attachments=[att("c", "att/c")])])
+    held = [Comment(id="t1", ticket_id="9", author_id="x", body="b", attachments=[att("a", None)]),
+            Comment(id="t2", ticket_id="9", author_id="x", body="b", attachments=[att("c", None)])]
+    assert compare_ticket(expected, ticket(held), timestamps=False) == []
+    note = Comment(id="t3", ticket_id="9", author_id="x", body="Attachments ... not migrated",
+                   extra={MIGRATOR_NOTE: "attachments not uploaded"})
+    short = [held[0], dataclasses.replace(held[1], attachments=[]), note]
+    assert compare_ticket(expected, ticket(short), timestamps=False) == []  # listed in the note
+    assert compare_ticket(expected, ticket(short[:2]), timestamps=False) == [
+        "attachments: expected 2, found 1"]  # no note says why
+    extra = [*held, Comment(id="t4", ticket_id="9", author_id="x", body="?")]
+    assert compare_ticket(expected, ticket(extra), timestamps=False) == [
+        "comments: expected 2, found 3"]

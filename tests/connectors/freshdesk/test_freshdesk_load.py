@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -300,6 +302,20 @@ def test_attachments_multipart_within_20mb_rest_listed(account, target_factory, 
     assert "b.txt" in outcome.reason and "20 MB" in outcome.reason
 
 
+def test_files_never_downloaded_are_listed_with_why_and_verify_skips_that_note(
+        account, target_factory, tmp_path) -> None:
+    t = _ticket()
+    t.comments[1].attachments = [Attachment(id="11", file_name="c.pdf", size=9)]  # no local file
+    target = target_factory()
+    [outcome] = target.submit(Entity.TICKETS, [LoadItem("77", t, attachments_dir=tmp_path)]).outcomes
+    [note] = [n for n in account.notes[int(outcome.target_id)] if "c.pdf" in n["body_text"]]
+    assert "not downloaded at export" in note["body_text"] and "20 MB" not in note["body_text"]
+    assert "c.pdf" in outcome.reason and "not downloaded" in outcome.reason
+    held = target.fetch(Entity.TICKETS, outcome.target_id)
+    marked = [c for c in held.comments if c.extra.get("migrator_note")]
+    assert [c.id for c in marked] == [str(note["id"])]
+
+
 def test_duplicate_contact_409_is_reused(account, target_factory) -> None:
     target = target_factory()
     items = [LoadItem("c1", EndUser(id="c1", name="Old", email="old@x.test")),
@@ -411,3 +427,32 @@ def test_reconcile_finds_fresh_tickets_the_search_index_lacks(account, target_fa
     assert target_factory().reconcile(Entity.TICKETS, ["77", "78"]) == {"77": done.target_id}
     listed = [r for r in account.requests if r.method == "GET" and r.url.path == "/api/v2/tickets"]
     assert listed and "updated_since" in str(listed[0].url)
+
+
+def test_memberships_of_one_group_from_batches_in_flight_are_all_kept(account, target_factory,
+                                                                      monkeypatch) -> None:
+    """A membership rewrites the group's agent_ids: batches in flight at once must not each
+    write their own list over the other's (verify found agents missing from their group)."""
+    real_routes = account.routes
+
+    def slow(handler):
+        def read(*args):
+            response = handler(*args)
+            time.sleep(0.02)  # a read another batch can overtake before this one writes
+            return response
+        return read
+
+    monkeypatch.setattr(account, "routes", lambda: [
+        (pattern, verb, slow(h) if (pattern, verb) == (r"/groups/(\d+)", "GET") else h)
+        for pattern, verb, h in real_routes()])
+    target = target_factory()
+    items = [LoadItem(f"{a}@billing/t1", Membership(id=f"{a}@billing/t1", agent_id=str(a),
+                                                     group_id="7")) for a in (51, 52, 53)]
+    with ThreadPoolExecutor(3) as pool:
+        outcomes = [o for outs in pool.map(
+            lambda i: target.submit(Entity.MEMBERSHIPS, [i]).outcomes, items) for o in outs]
+    assert [o.outcome for o in outcomes] == [Outcome.CREATED] * 3
+    assert sorted(account.groups[7]["agent_ids"]) == [50, 51, 52, 53]
+    team = target.team_structure()
+    assert team["7"].members == frozenset({"50", "51", "52", "53"})
+    assert team["7"].name == "Billing/T1" and team["7"].escalate_to is None
