@@ -23,9 +23,10 @@ Target contract
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 from migrator.models import Attachment, Entity
 from migrator.state import RecordOutcome
@@ -146,6 +147,36 @@ class Submission:
     job_id: str | None = None
     outcomes: list[RecordOutcome] | None = None  # filled now by synchronous targets
     data: dict[str, Any] = field(default_factory=dict)  # connector-private
+
+
+class RecentIds:
+    """Source id -> target id of what this process created lately, thread-safe and bounded:
+    a batch sent again in the same process (after a transient error) finds its records here;
+    older ones are in the state store's id map, so memory does not grow with the account."""
+
+    def __init__(self, limit: int = 50_000):
+        self.limit = limit
+        self._ids: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __setitem__(self, source_id: str, target_id: str) -> None:
+        with self._lock:
+            self._ids[source_id] = target_id
+            self._ids.move_to_end(source_id)
+            while len(self._ids) > self.limit:
+                self._ids.popitem(last=False)
+
+    def get(self, source_id: str) -> str | None:
+        with self._lock:
+            return self._ids.get(source_id)
+
+    def pick(self, source_ids: Iterable[str]) -> dict[str, str]:
+        """Those of ``source_ids`` known here (one lookup each, never a scan)."""
+        with self._lock:
+            return {s: self._ids[s] for s in source_ids if s in self._ids}
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 # ``Comment.extra`` key a target's ``fetch`` sets on a note its loader added (not history from

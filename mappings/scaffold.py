@@ -192,7 +192,7 @@ def scaffold(staged: StagedData, *, target_type: str = "freshdesk", name: str = 
     d = Directory.load(staged)
     ev, statuses, priorities, types, seen_fields = _gather(staged)
     dr = _draft(d, ev)
-    out = [f"# Starter mapping written by `migrator mapping scaffold` from the staged data.",
+    out = ["# Starter mapping written by `migrator mapping scaffold` from the staged data.",
            "# Every suggestion carries its evidence as a comment: confirm or change it, then run",
            "# `migrator mapping validate` and `migrator plan`.", "version: 1",
            f"name: {_q(name or 'Starter mapping')}", "", "naming:", "  group: \"{team} · {tier}\"",

@@ -60,7 +60,6 @@ class FreshdeskSource:
         self._roles: dict[str, Role] | None = None
         self._status_names: dict[int, str] | None = None
         self._groups: dict[str, dict] = {}
-        self._seen_tickets: list[str] = []
         self._ratings: list[Any] | None = None
 
     # -- protocol --------------------------------------------------------------------------
@@ -209,7 +208,6 @@ class FreshdeskSource:
             for ticket in page.records:
                 if ticket.id in ratings:
                     ticket.extra["satisfaction_rating"] = ratings[ticket.id]
-            self._seen_tickets.extend(t.id for t in page.records)
             yield page
 
     def ratings(self) -> list[Any]:
@@ -233,7 +231,9 @@ class FreshdeskSource:
         return out
 
     def _comments(self, cursor: str | None, ticket_ids: Iterable[str] | None) -> Iterator[Page]:
-        ids = [str(t) for t in (ticket_ids if ticket_ids is not None else self._seen_tickets)]
+        if ticket_ids is None:  # the engine names them (staged tickets); nothing kept here
+            raise ValueError("Freshdesk conversations are exported for given ticket ids")
+        ids = [str(t) for t in ticket_ids]
         start = _resume_index(cursor, ids)
         if start >= len(ids):
             yield Page(records=[], cursor=json.dumps({"index": len(ids), "last": None}),

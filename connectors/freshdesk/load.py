@@ -146,8 +146,8 @@ class FreshdeskTarget(EntityLoader):
         if not wanted:
             return {}
         if entity is not Entity.TICKETS:
-            return {s: t for s, t in self.created_ids(entity).items() if s in wanted}
-        found = {s: t for s, t in self.tickets.created.items() if s in wanted}
+            return self.created_ids(entity, wanted)
+        found = self.tickets.created.pick(wanted)
         missing = [s for s in wanted if s not in found]
         if missing:
             found.update(self._search_tickets(missing))

@@ -21,7 +21,7 @@ from migrator.models import (Agent, EndUser, Entity, Group, Membership, Organiza
                              Role, TimeEntry)
 from migrator.state import RecordOutcome
 
-from connectors.base import Change, ChangeLog, LoadItem, TeamGroup
+from connectors.base import Change, ChangeLog, LoadItem, RecentIds, TeamGroup
 from connectors.freshdesk import parse as P
 from connectors.freshdesk import render as R
 from connectors.freshdesk.client import API, iter_pages
@@ -57,7 +57,7 @@ class EntityLoader:
         self.create_agents = create_agents
         self._roles: dict[str, Role] | None = None
         self._companies: dict[str, str] | None = None
-        self._created: dict[Entity, dict[str, str]] = {}
+        self._created: dict[Entity, RecentIds] = {e: RecentIds() for e in Entity}
         self._changes = ChangeLog()  # existing agents and groups changed here
         self._lock = threading.Lock()
         # A membership is a read-modify-write of the group's agent_ids: two batches in flight
@@ -79,12 +79,11 @@ class EntityLoader:
         return self._roles
 
     def remember(self, entity: Entity, source_id: str, target_id: str) -> None:
-        with self._lock:
-            self._created.setdefault(entity, {})[source_id] = target_id
+        self._created[entity][source_id] = target_id
 
-    def created_ids(self, entity: Entity) -> dict[str, str]:
-        """Source id -> target id of what this process created."""
-        return dict(self._created.get(entity, {}))
+    def created_ids(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, str]:
+        """Source id -> target id of those of ``source_ids`` this process created lately."""
+        return self._created[entity].pick(source_ids)
 
     def _changed(self, entity: Entity, target_id: str, before: dict[str, Any]) -> None:
         """Called *before* the write (see :class:`~connectors.base.ChangeLog`)."""

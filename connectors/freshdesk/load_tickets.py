@@ -13,7 +13,6 @@ lost, the ticket is looked up by its source id and the note by its marker before
 from __future__ import annotations
 
 import dataclasses
-import threading
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Mapping
@@ -23,7 +22,7 @@ from migrator.http import HttpClient
 from migrator.models import Attachment, Comment, Outcome, Ticket
 from migrator.state import RecordOutcome
 
-from connectors.base import LoadItem
+from connectors.base import LoadItem, RecentIds
 from connectors.freshdesk import render as R
 from connectors.freshdesk.client import API, iter_pages
 
@@ -102,8 +101,7 @@ class TicketLoader:
         self.types = types
         self.tags = tags
         self.workdir = workdir
-        self.created: dict[str, str] = {}  # source id -> target id, this process
-        self._lock = threading.Lock()
+        self.created = RecentIds()  # source id -> target id, made lately by this process
 
     def load(self, item: LoadItem, existing_id: str | None = None) -> RecordOutcome:
         """Create one ticket and its notes, or complete it when it already exists."""
@@ -120,8 +118,7 @@ class TicketLoader:
             if target_id:
                 return self._completed(item, ticket, target_id, planned, base, left)
             target_id = self._create(ticket, planned, base)
-            with self._lock:
-                self.created[item.source_id] = target_id
+            self.created[item.source_id] = target_id
             self._notes(target_id, ticket.comments[1:], planned, base, set())
             if left:
                 self._leftover(target_id, ticket, left)

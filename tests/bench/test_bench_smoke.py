@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
 
 from bench.__main__ import main
 from bench.budget import Scenario, run_scenario
