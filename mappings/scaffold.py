@@ -47,8 +47,13 @@ class Evidence:
     tags: Counter = field(default_factory=Counter)
 
 
-def _gather(staged: StagedData) -> tuple[dict[str, Evidence], Counter, Counter, Counter,
-                                          dict[str, Counter]]:
+ANY = object()  # a free-text field's values are counted, not kept (they grow with tickets)
+
+
+def _gather(staged: StagedData, options: frozenset[str] = frozenset()
+            ) -> tuple[dict[str, Evidence], Counter, Counter, Counter, dict[str, Counter]]:
+    """Evidence per agent and values seen; per field, each value of an option field (keys in
+    ``options``) or, for the others, only how many values there are."""
     ev: dict[str, Evidence] = {}
     statuses, priorities, types = Counter(), Counter(), Counter()
     fields: dict[str, Counter] = {}
@@ -61,8 +66,9 @@ def _gather(staged: StagedData) -> tuple[dict[str, Evidence], Counter, Counter, 
         for key, value in t.custom_fields.items():
             for v in value if isinstance(value, list) else [value]:
                 if v is not None and v != "":
-                    fields.setdefault(key, Counter())[v if not isinstance(v, bool)
-                                                      else str(v).lower()] += 1
+                    fields.setdefault(key, Counter())[
+                        ANY if key not in options else
+                        v if not isinstance(v, bool) else str(v).lower()] += 1
         if t.assignee_id:
             e = ev.setdefault(t.assignee_id, Evidence())
             e.assigned += 1
@@ -190,7 +196,8 @@ def _choose_leads(d: Directory, dr: _Draft) -> None:
 def scaffold(staged: StagedData, *, target_type: str = "freshdesk", name: str = "") -> str:
     """The starter mapping as YAML text (with comments)."""
     d = Directory.load(staged)
-    ev, statuses, priorities, types, seen_fields = _gather(staged)
+    ev, statuses, priorities, types, seen_fields = _gather(staged, frozenset(
+        k for k, f in d.fields.items() if f.type in OPTION_TYPES))
     dr = _draft(d, ev)
     out = ["# Starter mapping written by `migrator mapping scaffold` from the staged data.",
            "# Every suggestion carries its evidence as a comment: confirm or change it, then run",

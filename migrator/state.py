@@ -477,6 +477,20 @@ class StateStore:
         where :meth:`child_digests` and then :meth:`child_payloads` would take two)."""
         return self._by_parent("digest, payload", entity, parent_ids)
 
+    def most_children(self, entity: Entity) -> Iterator[tuple[str, int]]:
+        """Parents by how many ``entity`` records they have, most first (ties: the larger
+        id), read 100 at a time: one grouped query per 100, whatever the account's size."""
+        offset = 0
+        while True:
+            rows = self._fetch(
+                "SELECT parent_id, COUNT(*) AS n FROM staged WHERE entity = ? AND parent_id "
+                "IS NOT NULL GROUP BY parent_id ORDER BY n DESC, parent_id DESC LIMIT 100 "
+                f"OFFSET {int(offset)}", (entity.value,))
+            yield from ((str(r[0]), int(r[1])) for r in rows)
+            if len(rows) < 100:
+                return
+            offset += 100
+
     def set_stamps(self, entity: Entity, stamps: dict[str, str]) -> None:
         """Record the stamp of records found unchanged, so the next run skips them unread."""
         if not stamps:
@@ -575,13 +589,23 @@ class StateStore:
                 out.setdefault(ent, {})[outcome] = n
         return out
 
-    def failed(self, entity: Entity | None = None) -> list[dict]:
+    def failed(self, entity: Entity | None = None, *, limit: int | None = None) -> list[dict]:
+        """Failed records (by entity, source id), the first ``limit`` if given."""
         q = sa.select(records).where(records.c.outcome == Outcome.FAILED.value)
         if entity is not None:
             q = q.where(records.c.entity == entity.value)
+        q = q.order_by(records.c.entity, records.c.source_id)
+        if limit is not None:
+            q = q.limit(limit)
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(q.order_by(records.c.entity,
-                                                             records.c.source_id)).mappings()]
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def count_failed(self) -> int:
+        """How many records failed (what ``migrate --retry-failed`` would resend)."""
+        q = sa.select(sa.func.count()).select_from(records).where(
+            records.c.outcome == Outcome.FAILED.value)
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar() or 0)
 
     def created_by_run(self, entity: Entity, run_id: int | None = None) -> dict[str, str]:
         """Source id -> target id of records a run (or any run) created in the target."""

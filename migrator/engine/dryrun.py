@@ -59,5 +59,5 @@ def dry_run(state: StateStore, target: Any, plan: Any, options: Any,
                                              + len(batch["source_ids"]))
     for step in STEPS:
         _step(state, plan, options, opts, step, existing, report.step(step.entity.value))
-    report.outstanding_failed = len(state.failed())
+    report.outstanding_failed = state.count_failed()
     return report

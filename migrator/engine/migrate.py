@@ -273,5 +273,5 @@ def migrate(state: StateStore, target: Any, plan: Any, options: Any, *,
         if report.status == "running":
             report.status = "failed"
         state.finish_run(run.run_id, report.status)
-    report.outstanding_failed = len(state.failed())
+    report.outstanding_failed = state.count_failed()
     return report

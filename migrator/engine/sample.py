@@ -10,7 +10,6 @@ memberships between the picked agents and groups.
 from __future__ import annotations
 
 import random
-from collections import Counter
 from typing import Any, Iterable
 
 from migrator.engine.records import assemble_ticket
@@ -30,32 +29,45 @@ def _first(found: dict[str, str], key: str, tid: str) -> None:
 
 
 def edge_case_tickets(state: StateStore) -> dict[str, str]:
-    """Kind of edge case -> one ticket id showing it (ids in staging order, first wins)."""
+    """Kind of edge case -> one ticket id showing it (ids in staging order, first wins).
+
+    Streams: the tickets, then the comments, each once; a comment's ticket is looked up only
+    while its kind is still missing, and "most comments" is one grouped query.
+    """
     found: dict[str, str] = {}
-    live = set()
     for t in state.iter_staged(Entity.TICKETS, raw=True):
         if t.get("deleted") or t.get("spam"):
             continue
         tid = str(t["id"])
-        live.add(tid)
         if t.get("custom_fields") and any(v not in (None, "", []) for v in t["custom_fields"].values()):
             _first(found, "custom fields", tid)
         if t.get("status") == "closed":
             _first(found, "closed", tid)
         if _non_ascii(t.get("subject")):
             _first(found, "non-ASCII text", tid)
-    per_ticket: Counter[str] = Counter()
+    alive: dict[str, bool] = {}  # of the few tickets looked up below
+
+    def live(tid: str) -> bool:
+        if tid not in alive:
+            t = state.get_staged(Entity.TICKETS, tid)
+            alive[tid] = t is not None and not t.deleted and not t.spam
+        return alive[tid]
+
     for c in state.iter_staged(Entity.COMMENTS, raw=True):
         tid = str(c.get("ticket_id"))
-        if tid not in live:
-            continue
-        per_ticket[tid] += 1
-        for a in c.get("attachments") or []:
-            _first(found, "inline image" if a.get("inline") else "attachment", tid)
+        kinds = {"inline image" if a.get("inline") else "attachment"
+                 for a in c.get("attachments") or []}
         if _non_ascii(c.get("body")):
-            _first(found, "non-ASCII text", tid)
-    if per_ticket:
-        found["most comments"] = max(per_ticket.items(), key=lambda kv: (kv[1], kv[0]))[0]
+            kinds.add("non-ASCII text")
+        if kinds - found.keys() and live(tid):
+            for kind in sorted(kinds):
+                _first(found, kind, tid)
+        if len(alive) > 10_000:  # bounded: mostly dead tickets' comments
+            alive.clear()
+    for tid, _ in state.most_children(Entity.COMMENTS):
+        if live(tid):
+            found["most comments"] = tid
+            break
     return found
 
 

@@ -70,7 +70,7 @@ def status(state: StateStore, plan: Any | None = None) -> dict[str, Any]:
         "entities": entities,
         "open_batches": {e: s for e, s in open_batches.items() if s},
         "failed": [{"entity": r["entity"], "source_id": r["source_id"], "reason": r["reason"]}
-                   for r in state.failed()[:50]],
+                   for r in state.failed(limit=50)],
         "runs": [{k: r[k] for k in ("id", "command", "status", "started_at", "finished_at")}
                  for r in runs[-10:]],
         "throughput": speed,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from migrator.engine import MigrateOptions, migrate
@@ -39,6 +41,17 @@ def test_pick_and_edge_cases(world):
     assert sel[Entity.TICKETS] == {"1", "2", "3", "4", "5"}
     with pytest.raises(ConfigError, match="ticket 99 is not staged"):
         select_sample(state, plan, pick=["99"])
+
+
+def test_edge_cases_come_from_live_tickets_only(world):
+    """A deleted ticket shows no edge case, not even "most comments" (one grouped query)."""
+    state, _, _, _, _ = world
+    for tid in ("1", "5"):
+        t = state.get_staged(Entity.TICKETS, tid)
+        state.stage([dataclasses.replace(t, deleted=True)])
+    edges = edge_case_tickets(state)
+    assert "1" not in edges.values() and "5" not in edges.values()
+    assert edges["most comments"] == "2"  # 3 comments, like the deleted 5
 
 
 def test_sample_run_then_rollback_leaves_the_target_as_before(world, options):

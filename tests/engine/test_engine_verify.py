@@ -78,6 +78,7 @@ def test_status_counts_and_eta(world, options):
     assert (t["created"], t["failed"]) == (5, 1)
     assert after["entities"]["agents"]["planned"] == 2 and after["entities"]["comments"]["staged"] > 0
     assert after["failed"] == [{"entity": "tickets", "source_id": "4", "reason": "rejected"}]
+    assert state.count_failed() == 1 and state.failed(limit=0) == []
     assert after["eta_s"] == 0.0 and after["throughput"]["records_per_s"] > 0
     assert after["open_batches"] == {}
 
