@@ -1,10 +1,13 @@
-"""Lookups over the small staged entities (agents, groups, fields, products, organisations).
+"""Lookups over the small staged entities (agents, groups, fields, products), and the names
+of organisations, which an account may have by the hundred thousand: looked up on demand
+through the staged data (a bounded cache), with a digest of them all for plan fingerprints.
 
 Built once per command; tickets are never held, only streamed past these tables.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,9 +15,43 @@ from migrator.models import Agent, Entity, Group, TicketField
 
 from mappings.staged import StagedData
 
-__all__ = ["Directory", "OPTION_TYPES", "field_value_keys"]
+__all__ = ["Directory", "Names", "OPTION_TYPES", "field_value_keys"]
 
 OPTION_TYPES = frozenset({"dropdown", "multiselect", "tagger", "checkbox"})
+
+
+class Names:
+    """Source id -> name of one staged entity, read on demand (``staged.get``) into a bounded
+    cache, or held whole where the staged data cannot look one record up (tests, demos).
+    ``digest`` covers every (id, name): what a plan fingerprint needs, without holding them."""
+
+    def __init__(self, staged: StagedData | None = None, entity: Entity = Entity.ORGANIZATIONS,
+                 *, limit: int = 20_000):
+        self._lookup = getattr(staged, "get", None)
+        self._entity, self._limit = entity, limit
+        self._names: dict[str, str | None] = {}
+        h, self._n = hashlib.sha1(), 0
+        for rec in (staged.iter(entity) if staged is not None else ()):
+            h.update(f"{rec.id}\0{rec.name}\n".encode())
+            self._n += 1
+            if self._lookup is None:
+                self._names[str(rec.id)] = rec.name
+        self.digest = h.hexdigest()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The name of ``key``, else ``default``."""
+        if self._lookup is None or key in self._names:
+            name = self._names.get(key)
+        else:
+            rec = self._lookup(self._entity, key)
+            name = rec.name if rec is not None else None
+            if len(self._names) >= self._limit:
+                self._names = {}
+            self._names[key] = name
+        return default if name is None else name
+
+    def __len__(self) -> int:
+        return self._n
 
 
 @dataclass
@@ -25,7 +62,7 @@ class Directory:
     groups: dict[str, Group] = field(default_factory=dict)
     fields: dict[str, TicketField] = field(default_factory=dict)  # by key
     products: dict[str, str] = field(default_factory=dict)
-    organizations: dict[str, str] = field(default_factory=dict)
+    organizations: Names = field(default_factory=Names)
 
     @classmethod
     def load(cls, staged: StagedData) -> "Directory":
@@ -35,7 +72,7 @@ class Directory:
         d.groups = {g.id: g for g in staged.iter(Entity.GROUPS)}
         d.fields = {f.key: f for f in staged.iter(Entity.TICKET_FIELDS)}
         d.products = {p.id: p.name for p in staged.iter(Entity.PRODUCTS)}
-        d.organizations = {o.id: o.name for o in staged.iter(Entity.ORGANIZATIONS)}
+        d.organizations = Names(staged, Entity.ORGANIZATIONS)
         return d
 
     def agent_by_email(self) -> dict[str, Agent]:

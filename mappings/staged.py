@@ -49,3 +49,7 @@ class StoreStaged:
     def iter(self, entity: Entity) -> Iterator[Any]:
         """Stream staged records of ``entity`` from the state store."""
         return self.store.iter_staged(entity)
+
+    def get(self, entity: Entity, source_id: str) -> Any | None:
+        """One staged record by id (``None`` if not staged)."""
+        return self.store.get_staged(entity, source_id)

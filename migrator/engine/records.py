@@ -55,7 +55,7 @@ def _fp_data(plan: Any) -> Any:
         "agents": [[a.id, a.email] for a in d.agents],
         "groups": {k: g.name for k, g in d.groups.items()},
         "fields": {k: to_dict(f) for k, f in d.fields.items()},
-        "products": d.products, "organizations": d.organizations,
+        "products": d.products, "organizations": d.organizations.digest,
     }
 
 
