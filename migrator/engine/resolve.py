@@ -30,7 +30,7 @@ class _IdMap:
     """Source id -> target id (``None``: not in the target) of one entity. Safe to share
     between threads (verify's): a full cache is replaced, never cleared under a reader."""
 
-    def __init__(self, state: StateStore, entity: Entity, *, limit: int = 200_000):
+    def __init__(self, state: StateStore, entity: Entity, *, limit: int = 50_000):
         self.state, self.entity, self.limit = state, entity, limit
         self.whole = entity not in LARGE
         self._ids: dict[str, str | None] = dict(state.target_ids(entity)) if self.whole else {}
@@ -160,7 +160,7 @@ class Resolver:
                 entity = Entity.AGENTS if kind == "agent" else Entity.END_USERS
                 found = Person(kind, self.tid(entity, sid), rec.name, rec.email)
                 break
-        if len(self._people) > 50_000:  # bounded: an account's end users are many
+        if len(self._people) > 20_000:  # bounded: an account's end users are many
             self._people.clear()
         self._people[(sid, prefer)] = found
         return found

@@ -6,7 +6,6 @@ the number of tickets. Definitions: docs/KPIS.md.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -192,14 +191,18 @@ class KpiBook:
 class RepeatTracker:
     """Repeat technical issues: same customer (requester or organisation), same technical tag or
     field value, within ``window`` seconds. The EARLIER ticket is the one that did not stick, so
-    the hit counts in its accumulators. Keeps the last ``keep`` tickets per (customer, key), so
-    memory grows with customers, not tickets; ids arrive roughly in creation order, which keeps
-    this exact in practice (docs/KPIS.md)."""
+    the hit counts in its accumulators. Keeps the last ``keep`` tickets per (customer, key), and
+    forgets a (customer, key) whose newest ticket is older than two windows before the newest
+    ticket seen: ids arrive roughly in creation order (docs/KPIS.md), so nothing later can be a
+    repeat of it, and memory holds the customers active lately, not all of them."""
 
-    def __init__(self, window: float, keep: int = 16):
+    def __init__(self, window: float, keep: int = 16, sweep_every: int = 20_000):
         self.window = window
         self.keep = keep
-        self._recent: dict[tuple[str, str], deque] = {}
+        self.sweep_every = sweep_every
+        self._recent: dict[tuple[str, str], list] = {}
+        self._latest = float("-inf")
+        self._added = 0
         self.hits = 0
 
     def add(self, f: TicketFacts, keys: list[Key], book: KpiBook) -> None:
@@ -212,11 +215,26 @@ class RepeatTracker:
             customers.append(f"o:{f.organization_id}")
         for cust in customers:
             for tech in f.tech_keys:
-                recent = self._recent.setdefault((cust, tech), deque(maxlen=self.keep))
+                recent = self._recent.setdefault((cust, tech), [])
                 for other in recent:
                     if other is not me and abs(other[0] - me[0]) <= self.window:
                         self._mark(min(other, me, key=lambda x: x[0]), book)
                 recent.append(me)
+                if len(recent) > self.keep:
+                    del recent[0]
+        self._latest = max(self._latest, f.created)
+        self._added += 1
+        if self._added % self.sweep_every == 0:
+            self._sweep()
+
+    def _sweep(self) -> None:
+        horizon = self._latest - 2 * self.window
+        for key in [k for k, recent in self._recent.items()
+                    if max(e[0] for e in recent) < horizon]:
+            del self._recent[key]
+
+    def __len__(self) -> int:
+        return len(self._recent)
 
     def _mark(self, entry: list, book: KpiBook) -> None:
         if entry[2]:
