@@ -13,7 +13,12 @@ ticket, for description files) is read again for a fresh URL.
 Inline images are not in ``attachments`` but linked in the HTML bodies (gotcha 5): each one
 becomes an ``Attachment(inline=True)`` of its comment (:mod:`connectors.freshdesk.inline`) and
 is downloaded the same way, with no credentials (the CDN is a foreign host). One image linked
-from many comments (a signature logo) is one file on disk, downloaded once.
+from many comments (a signature logo) is one file on disk, downloaded once (while this process
+remembers it: the last ``INLINE_REMEMBERED`` images; an older one is fetched again, same file).
+
+Memory does not grow with the account: a download's URL refresher lives only while it runs (one
+whose download failed is kept, for the engine's retry, among the last ``FAILED_REMEMBERED``),
+and concurrent downloads of one inline image are serialised by a fixed set of striped locks.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import hashlib
 import logging
 import mimetypes
 import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -38,6 +44,11 @@ __all__ = ["ConversationFetcher", "safe_name"]
 
 log = logging.getLogger("connectors.freshdesk")
 EMBED_MAX = 10  # include=conversations returns at most 10 (§2.3)
+LOCK_STRIPES = 64  # inline downloads serialise per image through hash(id) % LOCK_STRIPES
+INLINE_REMEMBERED = 4096  # inline images whose file this process knows (LRU)
+FAILED_REMEMBERED = 256  # refreshers of failed downloads kept for the engine's retry (LRU)
+
+Refresher = Callable[[], "dict[str, Attachment]"]
 
 
 def safe_name(name: str) -> str:
@@ -55,10 +66,11 @@ class ConversationFetcher:
         self.workdir = workdir
         self.attachments = attachments
         self.inline_images = inline_images
-        self.refreshers: dict[str, Callable[[], dict[str, Attachment]]] = {}
-        self._inline_done: dict[str, Attachment] = {}  # inline id -> the downloaded file
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        # attachment id -> how to renew its URL, only for downloads that failed here (bounded)
+        self.refreshers: OrderedDict[str, Refresher] = OrderedDict()
+        self._inline_done: OrderedDict[str, Attachment] = OrderedDict()  # inline id -> its file
+        self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        self._memo_lock = threading.Lock()  # guards both maps above
 
     def list(self, ticket_id: str) -> list[dict[str, Any]]:
         """Every conversation of one ticket (all pages); a missing ticket gives none."""
@@ -120,26 +132,41 @@ class ConversationFetcher:
         data = self.client.get_json(f"{API}/tickets/{ticket_id}")
         return _files(data.get("attachments"), data.get("description"))
 
-    def fetch_files(self, comment: Comment, refresh: Callable[[], dict[str, Attachment]]) -> None:
+    def fetch_files(self, comment: Comment, refresh: Refresher) -> None:
         """Download every attachment of ``comment``; on an expired URL, refresh once and retry.
 
         A file that still cannot be fetched keeps ``local_path`` unset (the engine reports it)
-        rather than stopping the export.
+        rather than stopping the export; its refresher is remembered (bounded) so the engine's
+        retry through :meth:`download_fresh` can renew the URL again. A finished download keeps
+        nothing.
         """
         for att in comment.attachments:
-            self.refreshers[att.id] = refresh
             try:
-                self.download_fresh(att, self.workdir / _rel(att))
+                self._download_renewing(att, self.workdir / _rel(att), refresh)
             except (RecordError, ConfigError) as exc:
+                self._remember_failed(att.id, refresh)
                 log.warning("attachment %s of comment %s (ticket %s) not downloaded: %s",
                             att.id, comment.id, comment.ticket_id, exc.message)
 
+    def _remember_failed(self, att_id: str, refresh: Refresher) -> None:
+        with self._memo_lock:
+            self.refreshers[att_id] = refresh
+            self.refreshers.move_to_end(att_id)
+            while len(self.refreshers) > FAILED_REMEMBERED:
+                self.refreshers.popitem(last=False)
+
     def download_fresh(self, att: Attachment, dest: Path) -> int:
+        """Download ``att`` to ``dest`` (the engine's retry of a file this export could not
+        fetch); a refused URL is renewed once, when its refresher is still remembered."""
+        with self._memo_lock:
+            refresh = self.refreshers.pop(att.id, None)  # used once, then dropped
+        return self._download_renewing(att, dest, refresh)
+
+    def _download_renewing(self, att: Attachment, dest: Path, refresh: Refresher | None) -> int:
         """Download ``att`` to ``dest``; a refused (expired) URL is renewed once and retried."""
         try:
             return self._download(att, dest)
         except (RecordError, ConfigError):  # 403/404 from an expired signed URL (gotcha 5)
-            refresh = self.refreshers.get(att.id)
             renewed = refresh().get(att.id) if refresh else None
             if renewed is None or not renewed.url:
                 raise
@@ -158,17 +185,31 @@ class ConversationFetcher:
         return size
 
     def _lock(self, key: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(key, threading.Lock())
+        """The stripe of ``key``: a fixed set of locks, however many images there are."""
+        return self._stripes[hash(key) % len(self._stripes)]
+
+    def _inline_known(self, att_id: str) -> Attachment | None:
+        with self._memo_lock:
+            done = self._inline_done.get(att_id)
+            if done is not None:
+                self._inline_done.move_to_end(att_id)
+            return done
+
+    def _inline_remember(self, done: Attachment) -> None:
+        with self._memo_lock:
+            self._inline_done[done.id] = done
+            self._inline_done.move_to_end(done.id)
+            while len(self._inline_done) > INLINE_REMEMBERED:
+                self._inline_done.popitem(last=False)
 
     def _download_inline(self, att: Attachment, dest: Path) -> int:
         """An inline image, once per id even when many comments link it (workers share it)."""
         with self._lock(att.id):
-            done = self._inline_done.get(att.id)
+            done = self._inline_known(att.id)
             if done is None or not (self.workdir / (done.local_path or "")).is_file():
                 size = self.client.download(att.url or "", dest)
                 done = _typed(att, dest, self.workdir, size)
-                self._inline_done[att.id] = done
+                self._inline_remember(done)
         att.file_name, att.content_type = done.file_name, done.content_type
         att.local_path, att.size, att.sha256 = done.local_path, done.size, done.sha256
         return att.size or 0

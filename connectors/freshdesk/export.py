@@ -13,11 +13,28 @@ export are used. Each ticket's description is its first :class:`Comment` (id
 already downloaded (``local_path``, ``size``, ``sha256`` set) because their URLs expire.
 Inline images linked in the bodies are attachments with ``inline=True`` (unless
 ``options.inline_images`` is off), downloaded the same way.
+
+Lists that grow with the account are yielded one API page (100 rows) per :class:`Page`, each
+with the cursor that resumes at the next API page, so no list is ever held whole:
+
+* end_users: ``{"state_index": i, "page": n, "since": ISO|null, "max": ISO, "done": bool}``,
+  i the contact state (live, blocked, deleted) and n the page of it to read next; ``since`` is
+  the ``updated_since`` of the walk under way (a resumed delta keeps its filter). A finished
+  cursor starts a delta from ``max``. Older cursors without ``page``/``since`` resume at page 1
+  of their state, as they did.
+* organizations, satisfaction_ratings, time_entries: ``{"page": n, "done": bool}``; a finished
+  cursor (also the old ``{"done": true}``) reads the list again from page 1.
+
+Page numbers are stable for a resume because these lists are ordered by id; a record deleted
+meanwhile in an earlier page can shift one later record back a page (the same as in one run).
+Tickets carry their latest satisfaction rating, from an on-disk :class:`RatingIndex` (see
+:mod:`connectors.freshdesk.export_tickets`).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -29,9 +46,9 @@ from migrator.models import Attachment, Entity, Role, iso
 
 from connectors.base import CheckItem, Page
 from connectors.freshdesk import parse as P
-from connectors.freshdesk.client import API, iter_pages, page_cap
+from connectors.freshdesk.client import API, PER_PAGE, iter_pages, next_link, page_cap
 from connectors.freshdesk.conversations import ConversationFetcher
-from connectors.freshdesk.export_tickets import EPOCH, TicketWalk, iter_ticket_pages
+from connectors.freshdesk.export_tickets import EPOCH, RatingIndex, TicketWalk, iter_ticket_pages
 
 __all__ = ["FreshdeskSource"]
 
@@ -60,7 +77,8 @@ class FreshdeskSource:
         self._roles: dict[str, Role] | None = None
         self._status_names: dict[int, str] | None = None
         self._groups: dict[str, dict] = {}
-        self._ratings: list[Any] | None = None
+        self._ratings: RatingIndex | None = None
+        self._ratings_lock = threading.Lock()
 
     # -- protocol --------------------------------------------------------------------------
     def entities(self) -> Sequence[Entity]:
@@ -99,6 +117,8 @@ class FreshdeskSource:
             yield from self._comments(cursor, ticket_ids)
         elif entity is Entity.END_USERS:
             yield from self._contacts(cursor, since)
+        elif entity in _PAGED:
+            yield from _PAGED[entity](self, cursor, since)
         elif entity in _SIMPLE:
             yield from self._simple(entity, cursor, since)
         else:
@@ -119,6 +139,10 @@ class FreshdeskSource:
         return self.client.budgets.stats()
 
     def close(self) -> None:
+        with self._ratings_lock:
+            if self._ratings is not None:
+                self._ratings.close()
+                self._ratings = None
         self.client.close()
 
     # -- lookups ---------------------------------------------------------------------------
@@ -140,6 +164,44 @@ class FreshdeskSource:
         for page, _ in iter_pages(self.client, f"{API}/{resource}", params, ok=ok):
             rows.extend(page)
         return rows
+
+    def _list_page(self, resource: str, params: dict[str, Any] | None, page: int,
+                   ok: tuple[int, ...] = ()) -> tuple[list[dict], bool]:
+        """Page ``page`` of a list endpoint: (rows, whether a next page exists). A status in
+        ``ok`` (404: the feature is not there) reads as an empty last page."""
+        query: dict[str, Any] = {"per_page": PER_PAGE, **(params or {})}
+        if page > 1:
+            query["page"] = page
+        response = self.client.request("GET", f"{API}/{resource}", params=query, ok=ok)
+        if response.status_code in ok and response.status_code >= 400:
+            return [], False
+        body = response.json()
+        rows = body if isinstance(body, list) else body.get("results", [])
+        return rows, bool(rows) and next_link(response) is not None
+
+    def _paged(self, resource: str, parse: Callable[[dict], Any], cursor: str | None,
+               params: dict[str, Any] | None = None, *, optional: bool = False,
+               keep: Callable[[Any], bool] = lambda r: True) -> Iterator[Page]:
+        """One :class:`Page` per API page, cursor ``{"page": next page, "done": bool}``.
+
+        ``optional``: a plan feature (time entries, surveys): 403/404 means "not on this plan"
+        (gotcha 16) and ends the list, empty, instead of failing the export.
+        """
+        state = json.loads(cursor) if cursor else {}
+        page = 1 if state.get("done") else max(1, int(state.get("page", 1)))
+        while True:
+            try:
+                rows, more = self._list_page(resource, params, page, ok=(404,) if optional else ())
+            except ConfigError:
+                if not optional:
+                    raise
+                rows, more = [], False
+            records = [r for r in (parse(row) for row in rows) if keep(r)]
+            page += 1
+            yield Page(records=records, cursor=json.dumps({"page": page, "done": not more}),
+                       done=not more)
+            if not more:
+                return
 
     def _parallel(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
         workers = max(1, min(self.client.max_in_flight, len(items) or 1))
@@ -173,62 +235,67 @@ class FreshdeskSource:
     def _memberships(self, since: str | None) -> list[Any]:
         return [m for g in self._group_details() for m in P.parse_memberships(g)]
 
-    def _optional(self, resource: str, parse: Callable, params: dict | None) -> list[Any]:
-        # Time entries and surveys are plan features: 403/404 means "not on this plan" (gotcha 16).
-        try:
-            return [parse(r) for r in self._all(resource, params, ok=(404,))]
-        except ConfigError:
-            return []
-
     def _contacts(self, cursor: str | None, since: str | None) -> Iterator[Page]:
         state = json.loads(cursor) if cursor else {}
-        delta = state.get("max") if state.get("done") else None
-        start = 0 if state.get("done") or not cursor else int(state.get("state_index", 0))
         newest = state.get("max")
-        for index in range(start, len(CONTACT_STATES)):
+        if not cursor or state.get("done"):  # a new walk; after a finished one, the delta
+            index, page = 0, 1
+            walk_since = (state.get("max") if state.get("done") else None) or iso(since)
+        else:  # resume the walk under way, with its own filter (old cursors had none)
+            index, page = int(state.get("state_index", 0)), max(1, int(state.get("page", 1)))
+            walk_since = state["since"] if "since" in state else iso(since)
+        while index < len(CONTACT_STATES):
             params: dict[str, Any] = {}
             if CONTACT_STATES[index]:
                 params["state"] = CONTACT_STATES[index]
-            if delta or since:
-                params["updated_since"] = delta or iso(since)
-            records = [P.parse_contact(r, state=CONTACT_STATES[index])
-                       for r in self._all("contacts", params)]
+            if walk_since:
+                params["updated_since"] = walk_since
+            rows, more = self._list_page("contacts", params, page)
+            records = [P.parse_contact(r, state=CONTACT_STATES[index]) for r in rows]
             for r in records:
                 newest = max(newest or "", r.updated_at or "") or None
-            last = index == len(CONTACT_STATES) - 1
-            cur = {"state_index": index + 1, "max": newest, "done": last}
+            index, page = (index, page + 1) if more else (index + 1, 1)
+            last = index >= len(CONTACT_STATES)
+            cur = {"state_index": index, "page": page, "since": walk_since, "max": newest,
+                   "done": last}
             yield Page(records=records, cursor=json.dumps(cur), done=last)
 
     def _tickets(self, cursor: str | None, since: str | None) -> Iterator[Page]:
         phases = ["all"] + (["spam"] if self.options.include_spam else []) + (
             ["deleted"] if self.options.include_deleted else [])
         walk = TicketWalk.load(cursor, phases, since)
-        ratings = self.ratings_by_ticket()
         for page in iter_ticket_pages(self.client, walk, page_cap(self.cfg), self.status_names()):
-            for ticket in page.records:
-                if ticket.id in ratings:
-                    ticket.extra["satisfaction_rating"] = ratings[ticket.id]
+            if page.records:
+                ratings = self.rating_index().lookup(t.id for t in page.records)
+                for ticket in page.records:
+                    if ticket.id in ratings:
+                        ticket.extra["satisfaction_rating"] = ratings[ticket.id]
             yield page
 
-    def ratings(self) -> list[Any]:
-        """Every satisfaction rating (read once; an empty list on plans without surveys)."""
-        if self._ratings is None:
-            self._ratings = self._optional("surveys/satisfaction_ratings", P.parse_rating,
-                                           {"created_since": EPOCH})
-        return self._ratings
-
-    def ratings_by_ticket(self) -> dict[str, dict[str, Any]]:
+    def rating_index(self) -> RatingIndex:
         """Ticket id -> its latest rating as ``Ticket.extra["satisfaction_rating"]`` carries it.
 
         No target can re-create a historical rating faithfully, so the ticket carries its score
-        and a loader writes it into the ticket (Freshdesk: the description header). One list
-        read of all ratings (a delta's ticket may have been rated long ago), reused below.
+        and a loader writes it into the ticket (Freshdesk: the description header). The ratings
+        list has no ticket filter (reference §2.4) and a ticket's own ratings cost one call per
+        ticket, so every rating is read once per process (a delta's ticket may have been rated
+        long ago), a page at a time, into an index on disk; memory does not grow with it.
+        Empty on plans without surveys.
         """
-        out: dict[str, dict[str, Any]] = {}
-        for r in sorted(self.ratings(), key=lambda r: r.created_at or ""):
-            out[r.ticket_id] = {"id": r.id, "score": r.score, "comment": r.comment,
-                                "created_at": r.created_at}
-        return out
+        with self._ratings_lock:
+            if self._ratings is None:
+                index = RatingIndex()
+                try:
+                    for rows, _ in iter_pages(self.client, f"{API}/surveys/satisfaction_ratings",
+                                              {"created_since": EPOCH}, ok=(404,)):
+                        index.add(P.parse_rating(r) for r in rows)
+                except ConfigError:  # surveys are a plan feature (gotcha 16)
+                    pass
+                except BaseException:
+                    index.close()
+                    raise
+                self._ratings = index
+            return self._ratings
 
     def _comments(self, cursor: str | None, ticket_ids: Iterable[str] | None) -> Iterator[Page]:
         if ticket_ids is None:  # the engine names them (staged tickets); nothing kept here
@@ -264,14 +331,19 @@ _SIMPLE: dict[Entity, Callable[[FreshdeskSource, str | None], list[Any]]] = {
     Entity.TICKET_FIELDS: FreshdeskSource._ticket_fields,
     Entity.ROLES: lambda self, since: list(self.roles().values()),
     Entity.PRODUCTS: lambda self, since: [P.parse_product(r) for r in self._all("products")],
-    Entity.ORGANIZATIONS: lambda self, since: [
-        P.parse_company(r) for r in self._all("companies",
-                                              {"updated_since": iso(since)} if since else None)],
     Entity.AGENTS: FreshdeskSource._agents,
     Entity.GROUPS: lambda self, since: [P.parse_group(g) for g in self._group_details()],
     Entity.MEMBERSHIPS: FreshdeskSource._memberships,
-    Entity.SATISFACTION_RATINGS: lambda self, since: [
-        r for r in self.ratings() if not since or (r.created_at or "") >= (iso(since) or "")],
-    Entity.TIME_ENTRIES: lambda self, since: self._optional(
-        "time_entries", P.parse_time_entry, None),
+}
+
+# Lists that grow with the account: one Page per API page (see the module docstring).
+_PAGED: dict[Entity, Callable[[FreshdeskSource, str | None, str | None], Iterator[Page]]] = {
+    Entity.ORGANIZATIONS: lambda self, cursor, since: self._paged(
+        "companies", P.parse_company, cursor, {"updated_since": iso(since)} if since else None),
+    Entity.SATISFACTION_RATINGS: lambda self, cursor, since: self._paged(
+        "surveys/satisfaction_ratings", P.parse_rating, cursor,
+        {"created_since": iso(since) or EPOCH}, optional=True,
+        keep=lambda r: not since or (r.created_at or "") >= (iso(since) or "")),
+    Entity.TIME_ENTRIES: lambda self, cursor, since: self._paged(
+        "time_entries", P.parse_time_entry, cursor, optional=True),
 }

@@ -14,13 +14,23 @@ Includes: ``include=stats`` costs 2 extra credits per list page of up to 100 tic
 stats (resolved/closed/first response: what the KPI report needs) otherwise cost one extra
 credit per ticket view; so it is worth it. ``include=description`` is not: list rows never carry
 attachments, so the comments export views each ticket anyway and takes the description there.
+
+Satisfaction ratings ride on their tickets (``Ticket.extra["satisfaction_rating"]``). The API
+has no ticket filter on the ratings list (only ``created_since`` and ``user_id``, reference §2.4),
+and ``GET /tickets/{id}/satisfaction_ratings`` would cost one call per ticket (a million calls
+for a million tickets). So the list is read once, a page at a time, into a :class:`RatingIndex`:
+each ticket's latest rating in a private temporary SQLite database on disk (deleted when it is
+closed, or by the OS if the process dies), looked up once per page of tickets. Memory stays flat
+(SQLite's page cache, 2 MB) whatever the number of rated tickets.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from migrator.errors import ConnectorError, RecordError
 from migrator.http import HttpClient
@@ -30,7 +40,7 @@ from connectors.base import Page
 from connectors.freshdesk.client import API, PER_PAGE, next_link
 from connectors.freshdesk.parse import parse_ticket
 
-__all__ = ["TicketWalk", "iter_ticket_pages", "EPOCH"]
+__all__ = ["TicketWalk", "iter_ticket_pages", "EPOCH", "RatingIndex"]
 
 EPOCH = "1970-01-01T00:00:00Z"
 INCLUDES = "stats"
@@ -137,3 +147,55 @@ def iter_ticket_pages(client: HttpClient, walk: TicketWalk, cap: int,
             walk.page += 1
         last_rows = rows
         yield Page(records=records, cursor=walk.dumps(), done=walk.phase == "done")
+
+
+class RatingIndex:
+    """Ticket id -> its latest satisfaction rating, on disk (see the module docstring).
+
+    ``add`` keeps, per ticket, the rating with the latest ``created_at`` (on a tie the one added
+    last); ``lookup`` answers for the tickets of one page. Thread-safe.
+    """
+
+    _UPSERT = (
+        "INSERT INTO rating (ticket_id, id, score, comment, created_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT(ticket_id) DO UPDATE SET id = excluded.id, score = excluded.score, "
+        "comment = excluded.comment, created_at = excluded.created_at "
+        "WHERE COALESCE(excluded.created_at, '') >= COALESCE(rating.created_at, '')")
+    CHUNK = 500  # ids per lookup query (SQLite's variable limit is far above)
+
+    def __init__(self) -> None:
+        # "" = a private temporary database on disk, removed when the connection closes.
+        self._db = sqlite3.connect("", check_same_thread=False)
+        self._db.execute("PRAGMA cache_size = -2048")  # KiB: the most it keeps in memory
+        self._db.execute("CREATE TABLE rating (ticket_id TEXT PRIMARY KEY, id TEXT, score TEXT, "
+                         "comment TEXT, created_at TEXT)")
+        self._lock = threading.Lock()
+
+    def add(self, ratings: Iterable[Any]) -> None:
+        """Record parsed ratings (:class:`~migrator.models.SatisfactionRating`)."""
+        rows = [(str(r.ticket_id), str(r.id), r.score, r.comment, r.created_at) for r in ratings]
+        with self._lock, self._db:
+            self._db.executemany(self._UPSERT, rows)
+
+    def lookup(self, ticket_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Ticket id -> ``{"id", "score", "comment", "created_at"}`` for the rated ones."""
+        ids = list(dict.fromkeys(str(t) for t in ticket_ids))
+        out: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            for i in range(0, len(ids), self.CHUNK):
+                part = ids[i:i + self.CHUNK]
+                marks = ",".join("?" * len(part))
+                for tid, rid, score, comment, created in self._db.execute(
+                        "SELECT ticket_id, id, score, comment, created_at FROM rating "
+                        f"WHERE ticket_id IN ({marks})", part):
+                    out[tid] = {"id": rid, "score": score, "comment": comment,
+                                "created_at": created}
+        return out
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM rating").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

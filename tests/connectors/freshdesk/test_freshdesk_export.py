@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from connectors.freshdesk.client import choose_budgets, next_link
-from connectors.freshdesk.export_tickets import TicketWalk
+from connectors.freshdesk.export_tickets import RatingIndex, TicketWalk
 from migrator.errors import ConfigError
 from migrator.models import Entity, Ticket
 
@@ -79,7 +79,7 @@ def test_all_tickets_across_page_cap_windows_deduped(httpx_mock, source) -> None
     fake = FakeTicketList([_ticket(i + 1, t) for i, t in enumerate(times)], cap=2)
     httpx_mock.add_callback(fake, is_reusable=True)
     source.cfg = source.cfg.model_copy(update={"page_cap": 2})
-    source._status_names, source._ratings = {}, []
+    source._status_names, source._ratings = {}, RatingIndex()
     pages = list(source.export(Entity.TICKETS))
     tickets = [r for p in pages for r in p.records if isinstance(r, Ticket)]
     assert sorted(int(t.id) for t in tickets) == list(range(1, 10))
@@ -96,7 +96,7 @@ def test_all_tickets_across_page_cap_windows_deduped(httpx_mock, source) -> None
 def test_server_cap_lower_than_ours_is_detected_by_the_400(httpx_mock, source) -> None:
     fake = FakeTicketList([_ticket(i, f"2019-02-{i:02d}T00:00:00Z") for i in range(1, 8)], cap=1)
     httpx_mock.add_callback(fake, is_reusable=True)
-    source._status_names, source._ratings = {}, []
+    source._status_names, source._ratings = {}, RatingIndex()
     tickets = [r for p in source.export(Entity.TICKETS) for r in p.records
                if isinstance(r, Ticket)]
     assert sorted(int(t.id) for t in tickets) == list(range(1, 8))
@@ -106,7 +106,7 @@ def test_server_cap_lower_than_ours_is_detected_by_the_400(httpx_mock, source) -
 def test_resume_from_cursor_and_delta(httpx_mock, source) -> None:
     fake = FakeTicketList([_ticket(i, f"2019-03-{i:02d}T00:00:00Z") for i in range(1, 6)], cap=50)
     httpx_mock.add_callback(fake, is_reusable=True)
-    source._status_names, source._ratings = {}, []
+    source._status_names, source._ratings = {}, RatingIndex()
     pages = source.export(Entity.TICKETS)
     first = next(pages)
     pages.close()
@@ -124,7 +124,7 @@ def test_spam_and_deleted_on_request(httpx_mock, fd_cfg, tmp_path) -> None:
     from migrator.config import Options
     src = make_source(fd_cfg, workdir=tmp_path,
                       options=Options(include_spam=True, include_deleted=True))
-    src._status_names, src._ratings = {}, []
+    src._status_names, src._ratings = {}, RatingIndex()
     seen = []
 
     def handler(request):

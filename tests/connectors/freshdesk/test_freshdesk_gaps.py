@@ -77,8 +77,10 @@ def test_source_puts_each_tickets_latest_rating_on_the_ticket(httpx_mock, source
                 "feedback": "slow", "created_at": "2019-02-01T00:00:00Z"},
                {"id": 2, "ticket_id": 5, "ratings": {"default_question": 103},
                 "feedback": "fixed!", "created_at": "2019-03-01T00:00:00Z"}]
-    httpx_mock.add_response(url=f"{BASE}/api/v2/surveys/satisfaction_ratings?per_page=100"
-                                "&created_since=1970-01-01T00%3A00%3A00Z", json=ratings)
+    ratings_url = (f"{BASE}/api/v2/surveys/satisfaction_ratings?per_page=100"
+                   "&created_since=1970-01-01T00%3A00%3A00Z")
+    for _ in range(2):  # the index read once for the tickets, then the ratings' own export
+        httpx_mock.add_response(url=ratings_url, json=ratings)
     rows = [{"id": i, "subject": "s", "status": 4, "requester_id": 1, "created_at":
              "2019-01-01T00:00:00Z", "updated_at": f"2019-01-0{i}T00:00:00Z"} for i in (5, 6)]
     httpx_mock.add_response(json=rows)  # the ticket list
@@ -86,8 +88,11 @@ def test_source_puts_each_tickets_latest_rating_on_the_ticket(httpx_mock, source
     assert tickets["5"].extra["satisfaction_rating"] == {
         "id": "2", "score": "good", "comment": "fixed!", "created_at": "2019-03-01T00:00:00Z"}
     assert "satisfaction_rating" not in tickets["6"].extra
+    assert len(source._ratings) == 1  # on disk: one row per rated ticket, the latest
     exported = [r for p in source.export(Entity.SATISFACTION_RATINGS) for r in p.records]
-    assert sorted(r.id for r in exported) == ["1", "2"]  # read once, reused
+    assert sorted(r.id for r in exported) == ["1", "2"]  # its own paged read: every rating
+    reads = [r for r in httpx_mock.get_requests() if r.url.path.endswith("satisfaction_ratings")]
+    assert len(reads) == 2
 
 
 def test_score_goes_into_the_description_header(account, target_factory) -> None:
