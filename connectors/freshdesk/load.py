@@ -191,6 +191,8 @@ class FreshdeskTarget(EntityLoader):
         self.client.close()
         if self.writes is not None:
             self.writes.close()
+        if self.dormant is not None:
+            self.dormant.close()
 
     # -- ticket fields ---------------------------------------------------------------------
     def field_names(self) -> dict[str, str]:

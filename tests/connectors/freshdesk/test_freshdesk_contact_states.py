@@ -6,6 +6,8 @@ gotcha 17), so these tests fail unless the target restores the contact around th
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from connectors.base import LoadItem
@@ -92,8 +94,8 @@ def test_a_later_process_knows_them_and_settles_what_a_killed_one_left(box, make
     assert out.outcome is Outcome.CREATED, out.reason
     # A process killed between restore and delete leaves the contact active and listed ...
     box.store.contacts[int(ids["gone"])].pop("deleted")
-    path = ledger_path(second.workdir)
-    path.write_text(path.read_text().replace('"revived": []', f'"revived": ["{ids["gone"]}"]'))
+    with sqlite3.connect(ledger_path(second.workdir)) as db:
+        db.execute("UPDATE dormant SET revived = 1 WHERE contact = ?", (ids["gone"],))
     third = make()
     third.submit(Entity.TICKETS, [LoadItem("t2", _ticket("t2", ids["live"], ids["live"]))])
     assert _state(box, ids["gone"]) == "deleted"  # ... and the next tickets batch deletes it
@@ -110,7 +112,8 @@ def test_rollback_removes_them_for_good_with_their_tickets(box, make) -> None:
     assert sorted(target.delete(Entity.END_USERS, list(ids.values()))) == sorted(ids.values())
     assert box.store.contacts == {} and box.store.tickets == {}  # not even in the trash
     assert box.store.conversations == {}
-    assert '"dormant": []' in ledger_path(target.workdir).read_text()
+    with sqlite3.connect(ledger_path(target.workdir)) as db:
+        assert db.execute("SELECT COUNT(*) FROM dormant").fetchone() == (0,)
 
 
 def test_a_deleted_contact_sent_again_by_a_new_process_is_its_own(box, make) -> None:
@@ -121,3 +124,17 @@ def test_a_deleted_contact_sent_again_by_a_new_process_is_its_own(box, make) -> 
         id="gone", name="Gone", email="gone@x.test", deleted=True))]).outcomes
     assert [(o.outcome, o.target_id) for o in again] == [(Outcome.CREATED, ids["gone"])]
     assert len(box.store.contacts) == 3
+
+
+def test_a_ledger_from_an_older_release_is_read_in(box, make, tmp_path) -> None:
+    import json
+    from connectors.freshdesk.dormant import DormantContacts
+    path = ledger_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.with_suffix(".json").write_text(json.dumps(
+        {"acct": {"dormant": ["7", "8"], "revived": ["8"]}, "other": {"dormant": ["9"]}}))
+    ledger = DormantContacts(make().client, path, "acct")
+    assert "7" in ledger and "8" in ledger and "9" not in ledger
+    assert ledger._ledger.revived() == ["8"]
+    assert not path.with_suffix(".json").exists()  # read in once
+    ledger.close()
