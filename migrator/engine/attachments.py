@@ -28,6 +28,7 @@ __all__ = ["AttachmentFetcher", "ByteBudget", "ByteBoundTarget", "sha256_of", "s
 
 DEFAULT_BYTES_IN_FLIGHT = 64 * 1024 * 1024
 UNKNOWN_SIZE = 8 * 1024 * 1024  # reserved for a file whose size the source does not announce
+MAX_FAILURES_KEPT = 1000  # failed downloads listed with their reason; all are counted
 
 _UNSAFE = re.compile(r"[^\w.\- ()\[\]+@]+", re.UNICODE)
 
@@ -114,7 +115,8 @@ class AttachmentFetcher:
         self.vendor = safe_name(getattr(source, "name", "source"))
         self.count = 0
         self.bytes = 0
-        self.failures: list[str] = []
+        self.failures: list[str] = []  # the first MAX_FAILURES_KEPT, each with its reason
+        self.failed = 0  # every one
         self.budget = budget_for(options)
         self._lock = threading.Lock()
         self._stripes = [threading.Lock() for _ in range(64)]  # memory flat, not one per file
@@ -156,8 +158,10 @@ class AttachmentFetcher:
             # 403/404 from a CDN means an expired or removed file, not bad settings: the rest of
             # the export must go on, and the loss is listed. Transient errors stop the export.
             with self._lock:
-                self.failures.append(f"ticket {comment.ticket_id} comment {comment.id} "
-                                     f"attachment {att.id} ({att.file_name}): {exc.message}")
+                self.failed += 1
+                if len(self.failures) < MAX_FAILURES_KEPT:
+                    self.failures.append(f"ticket {comment.ticket_id} comment {comment.id} "
+                                         f"attachment {att.id} ({att.file_name}): {exc.message}")
             return
         att.local_path = rel.as_posix()
         att.size = dest.stat().st_size

@@ -104,3 +104,26 @@ def test_a_file_larger_than_the_budget_goes_alone():
     with budget.hold(500) as got:
         assert got == 100 and budget.used == 100
     assert budget.used == 0 and budget.peak == 100
+
+
+def test_failed_downloads_are_all_counted_and_the_first_listed(tmp_path, monkeypatch):
+    """A CDN that lost every file: the export goes on; memory keeps a bounded list."""
+    import migrator.engine.attachments as A
+    from migrator.errors import RecordError
+
+    class Gone:
+        name = "gone"
+
+        def download(self, att, dest):
+            raise RecordError(f"attachment {att.id}: 404 not found", status=404)
+
+    monkeypatch.setattr(A, "MAX_FAILURES_KEPT", 2)
+    fetcher = AttachmentFetcher(Gone(), tmp_path, Options(max_in_flight=2))
+    comments = _comments(5)
+    try:
+        fetcher.fetch_all(comments)
+    finally:
+        fetcher.close()
+    assert fetcher.failed == 5 and len(fetcher.failures) == 2
+    assert all("404 not found" in f for f in fetcher.failures)
+    assert all(a.local_path is None for c in comments for a in c.attachments)
