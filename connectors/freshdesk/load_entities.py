@@ -304,6 +304,18 @@ class EntityLoader:
         self.client.request("PUT", f"{API}/groups/{m.group_id}", json={"agent_ids": ids})
         return self._created_outcome(Entity.MEMBERSHIPS, item, target_id)
 
+    def find_existing(self, entity: Entity, keys: Sequence[str]) -> dict[str, str]:
+        """Lower-cased e-mail -> contact id, one ``GET /contacts?email=`` per key (recovery of
+        an interrupted batch of contacts: the account's contacts are not listed whole)."""
+        if entity is not Entity.END_USERS:
+            return {}
+        out = {}
+        for email in keys:
+            rows = self.client.get_json(f"{API}/contacts", params={"email": email})
+            if rows:
+                out[email] = str(rows[0]["id"])
+        return out
+
     def team_structure(self) -> dict[str, TeamGroup]:
         """Every group with its members and escalation, read now (one detail call per group:
         the list has no ``agent_ids``, §4.5)."""

@@ -63,6 +63,11 @@ def _wait_for_job(target: Any, entity: Entity, ids: list[str], job_id: str) -> N
         log.info("job %s of an interrupted batch could not be read back: %s", job_id, exc)
 
 
+# Found by asking the target for the keys of the batch (``Target.find_existing``) where it can:
+# an account may hold hundreds of thousands of contacts, too many to list into memory.
+LOOKED_UP = (Entity.END_USERS,)
+
+
 class _NaturalKeys:
     """Finds records of an interrupted batch by name/e-mail/title when markers cannot."""
 
@@ -79,6 +84,13 @@ class _NaturalKeys:
     def find(self, entity: Entity, ids: list[str]) -> dict[str, str]:
         if entity not in NATURAL_KEY_ENTITIES or not ids:
             return {}
+        lookup = getattr(self.target, "find_existing", None)
+        if lookup is not None and entity in LOOKED_UP:  # many: ask for these, never list all
+            keys = {sid: reuse_key(entity, rec) for sid in ids
+                    if (rec := self._record(entity, sid)) is not None}
+            hits = lookup(entity, sorted({k for ks in keys.values() for k in ks}))
+            return {sid: hits[k] for sid, ks in keys.items()
+                    for k in ks[:1] if k in hits}
         if entity not in self._index:
             index: dict[str, str] = {}
             for rec in self.target.existing(entity) or ():
