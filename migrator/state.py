@@ -450,6 +450,27 @@ class StateStore:
         """
         return self._fetch(_TICKET_SCAN_SQL, (Entity.TICKETS.value, last, limit))
 
+    def ticket_markers(self, prefix: str, last: str = "", limit: int = 1000,
+                       ids: Sequence[str] | None = None) -> list[tuple[str, str, str | None]]:
+        """A page of staged tickets after ``last`` (or those of ``ids``), each with the value of
+        the cursor ``prefix + source id`` (the exporter's comments markers, ``comments:<id>``).
+
+        Rows: (source_id, version, marker) in source-id order; the version is the staged
+        ``updated_at`` ('' when the ticket has none), the marker ``None`` when there is no such
+        cursor. One indexed lookup per ticket read (a correlated subquery, so the page costs
+        ``limit`` lookups however many tickets and markers there are), and the caller never
+        holds every ticket's marker.
+        """
+        sql = ("SELECT s.source_id, COALESCE(s.updated_at, ''), (SELECT c.value FROM cursors c "
+               "WHERE c.stream = CAST(? AS VARCHAR(200)) || s.source_id) "
+               "FROM staged s WHERE s.entity = ? AND {where} ORDER BY s.source_id")
+        head = (prefix, Entity.TICKETS.value)
+        if ids is not None:
+            return self._fetch_in(sql.format(where="s.source_id IN (?*)"), head,
+                                  [str(i) for i in ids])
+        return self._fetch(sql.format(where="s.source_id > ?") + " LIMIT ?",
+                           (*head, last, limit))
+
     def _by_parent(self, column: str, entity: Entity, parent_ids: Sequence[str]) -> dict:
         out: dict[str, list] = {}
         rows = self._fetch_in(f"SELECT parent_id, {column} FROM staged WHERE entity = ? AND "

@@ -14,6 +14,8 @@ Endpoints (reference ``zendesk-api.md``):
                    ``export_comments(ticket_ids, cursor)``. The ids must come in the same order on
                    a resume (the cursor counts them); after a finished export, the ids passed are
                    taken as the tickets that changed and all of their comments are fetched.
+                   The events stream asks the ids ``in``: a container that answers that itself
+                   (the engine's changed tickets, read from its state store) is not copied.
 
 Cursors: :mod:`connectors.zendesk.cursors`.
 """
@@ -22,8 +24,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import abc
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Container, Iterable, Iterator, Sequence
 
 from connectors.base import CheckItem, Page
 from connectors.zendesk import comments as zc
@@ -137,7 +140,7 @@ class ZendeskSource:
                 and self._few_for_events(len(ticket_ids)):
             strategy = "per_ticket"  # e.g. a delta of a few tickets: one page costs more
         if strategy == "events":
-            wanted = None if ticket_ids is None else set(map(str, ticket_ids))
+            wanted = None if ticket_ids is None else _wanted(ticket_ids)
             yield from self._comments_events(state.get("start_time", start), wanted)
             return
         ids = iter(ticket_ids)
@@ -156,7 +159,7 @@ class ZendeskSource:
             ids = itertools.chain(rest, ids)
             if rest and self._decide(found / len(sample)) == "events":
                 # The sampled tickets are done; the stream brings the comments of the others.
-                yield from self._comments_events(start, set(map(str, ids)))
+                yield from self._comments_events(start, _wanted(ids, ticket_ids, sample))
                 return
         else:
             ids = itertools.islice(ids, position, None)
@@ -270,7 +273,7 @@ class ZendeskSource:
         return self._memberships
 
     # -- comments --------------------------------------------------------------------------
-    def _comments_events(self, start: int, wanted: set[str] | None) -> Iterator[Page]:
+    def _comments_events(self, start: int, wanted: Container[str] | None) -> Iterator[Page]:
         for comments, end_time, end in zc.iter_events(
                 self.client, start_time=start, wanted=wanted,
                 inline_images=self.options.inline_images, workers=self._workers()):
@@ -315,6 +318,31 @@ class ZendeskSource:
         return CheckItem("zendesk source rate limits", True,
                          f"{account:,.0f} requests/min, incremental "
                          f"{f'{incremental:,.0f}' if incremental else 'not announced yet'}/min")
+
+
+class _Without:
+    """``in`` a container of ticket ids, except some (the sampled ones, already read)."""
+
+    def __init__(self, ids: Container[str], left_out: Iterable[str]):
+        self.ids, self.left_out = ids, set(left_out)
+
+    def __contains__(self, ticket_id: object) -> bool:
+        return ticket_id not in self.left_out and ticket_id in self.ids
+
+
+def _wanted(ids: Iterable[str], given: Any = None, sample: Sequence[str] = ()) -> Container[str]:
+    """The ticket ids a comments stream keeps, as something to ask ``in``.
+
+    A list or an iterator becomes a set. A container that answers ``in`` by itself and is no
+    list, set or iterator (the engine's selection of changed tickets, read from its state store
+    as asked: a pass can name a million tickets) is asked as it is, never copied. ``given`` is
+    the container ``ids`` iterates, when ``ids`` is what is left of it after ``sample``.
+    """
+    given = ids if given is None else given
+    if isinstance(given, abc.Container) and not isinstance(
+            given, (abc.Sequence, abc.Set, abc.Mapping, abc.Iterator)):
+        return _Without(given, sample) if sample else given
+    return set(map(str, ids))
 
 
 def _version(t: dict) -> tuple:

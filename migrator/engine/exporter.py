@@ -13,17 +13,29 @@ Comments are exported for the staged tickets whose ``updated_at`` moved since th
 last exported (a per-ticket marker in the cursors table), in passes whose ticket list is kept so
 that a resume hands the connector the same list with its saved cursor. With a per-ticket
 strategy a pass opens for the tickets staged since the last one while listing goes on (at most
-``PASS_BATCHES`` load batches, so a loader following the export gets tickets early); then one
-scan of every staged ticket catches the rest.
+``PASS_BATCHES`` load batches, so a loader following the export gets tickets early; the tickets
+waiting for such a pass are at most ``FRESH_PASSES`` passes' worth, the others are left to the
+scan); then a scan of the staged tickets, a page at a time in SQL, catches the rest in passes of
+the same size, run one after another. Nothing here grows with the number of tickets.
+
+A strategy that reads one stream for all tickets (Zendesk ``events``, and ``auto``, which picks a
+strategy on a sample) gets its tickets in one pass instead, since each pass reads the whole
+stream: a list when at most ``LIST_MOST`` tickets changed, else a *stream pass*, whose tickets are
+"every staged ticket whose marker differs", read from the state store as the connector asks
+(:class:`_Changed`), never held. That set stays the same while the pass runs because nothing
+marks or stages tickets meanwhile: the pass opens once the tickets are all staged, and a process
+that resumes one holds its ticket listing back until the pass is closed.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import sqlalchemy as sa
 
@@ -42,6 +54,9 @@ _MARK = "comments:"
 _STREAM = "export:comments"
 _PASS = "export:comments:pass"
 PASS_BATCHES = 5  # a comments pass covers at most this many load batches of tickets
+FRESH_PASSES = 4  # tickets staged and waiting for a pass: at most this many passes' worth
+LIST_MOST = 10_000  # one-stream strategies: more changed tickets than this make a stream pass
+_SCAN_PAGE = 1_000  # staged tickets read per query by the scans
 
 
 @dataclass
@@ -90,10 +105,12 @@ class _Exporter:
         self.chunked = getattr(source, "comments_strategy", "per_ticket") == "per_ticket"
         self.fresh: dict[str, str] = {}  # ticket id -> version staged here, comments not asked
         self.pass_size = max(1, options.batch_size) * PASS_BATCHES
-        self.passing: list[list[str]] | None = None  # the pass running
+        self.fresh_most = self.pass_size * FRESH_PASSES
+        self.passing: Any = None  # the pass running: its [[id, version]] list, or STREAM_PASS
         self.tickets_done = False
-        self.scanned = False
+        self.scan: str | None = ""  # where the scan of staged tickets goes on; None: done
         self.comments_lane = None
+        self.held: tuple[Any, list[Entity]] | None = None  # ticket lane waiting for a pass
 
     # -- lanes -----------------------------------------------------------------------------
     def run(self) -> ExportReport:
@@ -102,16 +119,22 @@ class _Exporter:
         for e in entities:
             self.report.staged.setdefault(e.value, 0)
         cut = streams.index(Entity.TICKETS) if Entity.TICKETS in streams else len(streams)
+        snapshot = self.state.get_meta(_PASS) if Entity.COMMENTS in entities else None
+        pending = json.loads(snapshot) if snapshot else None
         for name, group in (("lists", streams[:cut]), ("tickets", streams[cut:])):
             if group:
                 lane = self.lanes.lane(name)
-                for entity in group:
-                    lane.add(f"export:{entity.value}", self._pages(entity), tag=entity)
-                lane.close()
+                if name == "tickets" and pending == STREAM_PASS:
+                    self.held = (lane, group)  # no ticket staged before that pass is closed
+                else:
+                    self._feed(lane, group)
         self.tickets_done = Entity.TICKETS not in streams
         if Entity.COMMENTS in entities:
             self.comments_lane = self.lanes.lane("comments", self.most * 8)  # small pages
-            self._resume_pass()
+            if pending:
+                # An unfinished pass: same ids, same order (the connectors' cursors count
+                # positions in the id list, so a resumed pass must see the list it started with).
+                self._send_pass(pending, self.state.get_cursor(_STREAM))
         self.lanes.start()
         try:
             self._next_pass()
@@ -128,6 +151,11 @@ class _Exporter:
         self.report.attachment_bytes = self.fetcher.bytes
         self.report.attachment_failures = self.fetcher.failures
         return self.report
+
+    def _feed(self, lane, group: list[Entity]) -> None:
+        for entity in group:
+            lane.add(f"export:{entity.value}", self._pages(entity), tag=entity)
+        lane.close()
 
     def _pages(self, entity: Entity):
         def pages():
@@ -191,24 +219,15 @@ class _Exporter:
         killpoints.reached("export.staged")
         self._count(records)
         if stream == "export:tickets" and self.chunked:
+            fresh = self.fresh
             for r in records:
                 if r.entity is Entity.TICKETS:
-                    self.fresh.pop(str(r.id), None)
-                    self.fresh[str(r.id)] = _version(r)
+                    tid = str(r.id)
+                    if fresh.pop(tid, None) is not None or len(fresh) < self.fresh_most:
+                        fresh[tid] = _version(r)
+                    # else the listing outpaces the passes: the scan after it finds this one
 
     # -- comments --------------------------------------------------------------------------
-    def _changed_tickets(self) -> list[list[str]]:
-        """[ticket id, version] of staged tickets whose comments are not staged at that version."""
-        with self.state.engine.connect() as conn:
-            done = dict(conn.execute(sa.select(_cursors.c.stream, _cursors.c.value)
-                                     .where(_cursors.c.stream.like(f"{_MARK}%"))).all())
-        out = []
-        for t in self.state.iter_staged(Entity.TICKETS, raw=True):
-            version = str(t.get("updated_at") or t.get("created_at") or "")
-            if not version or done.get(_MARK + str(t["id"])) != version:
-                out.append([str(t["id"]), version])
-        return out
-
     def _not_marked(self, fresh: dict[str, str]) -> list[list[str]]:
         """Of the tickets just staged, those whose comments are not staged at that version."""
         out: list[list[str]] = []
@@ -222,53 +241,129 @@ class _Exporter:
             out += [[tid, v] for tid, v in part if not v or done.get(_MARK + tid) != v]
         return out
 
-    def _resume_pass(self) -> None:
-        """An unfinished pass (same ids, same order: the connectors' cursors count positions
-        in the id list, so a resumed pass must see exactly the list it started with)."""
-        snapshot = self.state.get_meta(_PASS)
-        if snapshot:
-            self._send_pass(json.loads(snapshot), self.state.get_cursor(_STREAM))
+    def _scan_next(self) -> Any:
+        """The next pass the scan of staged tickets finds ([] once it is over): up to
+        ``pass_size`` tickets after the last pass's (per-ticket strategies); one list, or
+        :data:`STREAM_PASS` when more than ``LIST_MOST`` tickets changed (one-stream ones)."""
+        if self.chunked:
+            rows = list(itertools.islice(_unmarked(self.state, self.scan or ""), self.pass_size))
+            self.scan = rows[-1][0] if len(rows) == self.pass_size else None
+        else:
+            rows = list(itertools.islice(_unmarked(self.state), LIST_MOST + 1))
+            self.scan = None
+            if len(rows) > LIST_MOST:
+                return STREAM_PASS
+        return [[sid, version] for sid, version in rows]
 
     def _next_pass(self) -> None:
         """Open the next comments pass when none runs: the tickets staged since the last one
-        (per-ticket strategies), then, once the tickets are all staged, one scan for the rest."""
+        (per-ticket strategies), then, once the tickets are all staged, the scan's passes."""
         lane = self.comments_lane
         if lane is None or lane.closed or self.passing is not None or self.lanes.stopped():
             return
-        pending: list[list[str]] = []
-        if self.fresh:  # at most a few batches' worth per pass: the loader can follow
-            take = list(self.fresh.items())[:self.pass_size]
-            for tid, _ in take:
-                del self.fresh[tid]
-            pending = self._not_marked(dict(take))
-        elif self.tickets_done and not self.scanned:
-            self.scanned = True
-            pending = self._changed_tickets()
-        if pending:
-            self.state.delete_cursor(_STREAM)
-            self.state.set_meta(_PASS, json.dumps(pending))
-            self._send_pass(pending, None)
-        elif self.tickets_done and self.scanned and not self.fresh:
+        while True:
+            if self.fresh:  # at most a few batches' worth per pass: the loader can follow
+                take = list(itertools.islice(self.fresh.items(), self.pass_size))
+                for tid, _ in take:
+                    del self.fresh[tid]
+                pending = self._not_marked(dict(take))
+            elif self.tickets_done and self.scan is not None:
+                pending = self._scan_next()
+            else:
+                break
+            if pending:
+                self.state.delete_cursor(_STREAM)
+                self.state.set_meta(_PASS, json.dumps(pending))
+                self._send_pass(pending, None)
+                return
+        if self.tickets_done and self.scan is None:
             lane.close()
 
-    def _send_pass(self, pending: list[list[str]], cursor: str | None) -> None:
+    def _send_pass(self, pending: Any, cursor: str | None) -> None:
         self.passing = pending
-        ids = [tid for tid, _ in pending]
-        self.progress.start("export comments", len(pending))
+        if pending == STREAM_PASS:
+            ids: Any = _Changed(self.state)
+            self.progress.start("export comments")
+        else:
+            ids = [tid for tid, _ in pending]
+            self.progress.start("export comments", len(pending))
         self.comments_lane.add(
             _STREAM, lambda: self.source.export(Entity.COMMENTS, cursor, ticket_ids=ids),
             tag=pending)
 
-    def _close_pass(self, pending: list[list[str]]) -> None:
+    def _close_pass(self, pending: Any) -> None:
         """Remember that these tickets' comments are staged at this ticket version."""
-        with self.state.transaction() as conn:
-            for tid, version in pending:
-                self.state._set_cursor(conn, _MARK + tid, version)  # noqa: SLF001 - one transaction
+        if pending == STREAM_PASS:
+            self._close_stream_pass()
+        else:
+            self._mark(pending)
         self.state.set_meta(_PASS, "")
         self.passing = None
         self.progress.finish("export comments")
+        if self.held is not None:  # a resumed stream pass is closed: the listing may go on
+            lane, group = self.held
+            self.held = None
+            self._feed(lane, group)
+
+    def _close_stream_pass(self) -> None:
+        """Mark every ticket of a stream pass, a page at a time: they are the staged tickets
+        whose marker differs, the same set as when the pass opened (see the module docstring).
+        A crash part way leaves the pass open with the others; its resume reads from the saved
+        (finished) cursor and marks them then."""
+        unmarked = _unmarked(self.state)
+        while rows := list(itertools.islice(unmarked, _SCAN_PAGE)):
+            self._mark(rows)
+
+    def _mark(self, pending: list[Any]) -> None:
+        """Markers of (ticket id, version) pairs in one transaction; the listener hears of them."""
+        now = time.time()
+        with self.state.transaction() as conn:  # one statement, one transaction
+            self.state._upsert(conn, _cursors, [
+                {"stream": _MARK + tid, "value": version, "updated_at": now}
+                for tid, version in pending], ["stream"])
         if self.listener is not None:
             self.listener.comments_staged([tid for tid, _ in pending])
+
+
+STREAM_PASS = {"stream": "changed"}  # a pass of every ticket whose marker differs (saved as is)
+
+
+def _unmarked(state: StateStore, last: str = "") -> Iterator[tuple[str, str]]:
+    """(ticket id, version) of the staged tickets after ``last`` whose comments are not staged
+    at that version (a ticket without a version never counts as done), in source-id order:
+    one query per ``_SCAN_PAGE`` staged tickets, as the caller goes on."""
+    while True:
+        rows = state.ticket_markers(_MARK, last, _SCAN_PAGE)
+        for tid, version, marker in rows:
+            if not version or marker != version:
+                yield tid, version
+        if len(rows) < _SCAN_PAGE:
+            return
+        last = rows[-1][0]
+
+
+class _Changed:
+    """The tickets of a stream pass, read from the state store as they are asked for: iterated
+    (source-id order, a page per query) and asked ``in`` (one indexed query per ticket, a few
+    thousand answers kept), so a pass of a million tickets never sits in memory."""
+
+    def __init__(self, state: StateStore, keep: int = 10_000):
+        self.state, self.keep = state, keep
+        self.known: dict[str, bool] = {}
+
+    def __iter__(self) -> Iterator[str]:
+        for tid, _ in _unmarked(self.state):
+            yield tid
+
+    def __contains__(self, ticket_id: object) -> bool:
+        tid = str(ticket_id)
+        hit = self.known.get(tid)
+        if hit is None:
+            if len(self.known) >= self.keep:
+                self.known.clear()
+            hit = self.known[tid] = any(not version or marker != version for _, version, marker
+                                        in self.state.ticket_markers(_MARK, ids=[tid]))
+        return hit
 
 
 def _version(ticket: Any) -> str:

@@ -12,7 +12,8 @@ selection:
    ticket fields: the plan is rebuilt each round, so a field first needed now is created first);
 3. once the export finished, a last round without a selection: the same run as ``migrate``
    after ``export``, so whatever the rounds did not reach (tickets whose comments were staged
-   by an earlier, killed process; references that were skipped) is loaded now.
+   by an earlier, killed process, or beyond the ``READY_MOST`` kept waiting when the export
+   outpaced the rounds; references that were skipped) is loaded now.
 
 Both sides keep their own budgets full: the export's lanes read the source while the rounds
 write the target. Each round is a run of its own (recovery of open batches first, delta by
@@ -40,13 +41,24 @@ from migrator.progress import NullProgress, Progress
 __all__ = ["FollowReport", "Readiness", "follow"]
 
 
-class Readiness:
-    """What the export has staged so far, told by the exporter's staging thread."""
+READY_MOST = 10_000  # ticket ids kept for the next round; more are left to the last round
 
-    def __init__(self, needed: set[Entity]):
+
+class Readiness:
+    """What the export has staged so far, told by the exporter's staging thread.
+
+    The ticket ids waiting for a round are at most ``most``: when the export outpaces the
+    rounds, the ids beyond are dropped (``dropped`` counts them) and the last round, which
+    loads whatever is staged, loads those tickets. So neither this nor a round's selection
+    grows with the number of tickets.
+    """
+
+    def __init__(self, needed: set[Entity], most: int = READY_MOST):
         self.needed = set(needed)
         self.cond = threading.Condition()
         self.ready: dict[str, None] = {}  # ticket ids whose comments are staged, in order
+        self.most = max(1, most)
+        self.dropped = 0
         self.finished = False
         self.first_ready_at: float | None = None
 
@@ -57,7 +69,15 @@ class Readiness:
 
     def comments_staged(self, ticket_ids: list[str]) -> None:
         with self.cond:
-            self.ready.update(dict.fromkeys(ticket_ids))
+            room = self.most - len(self.ready)
+            for tid in ticket_ids:
+                if tid in self.ready:
+                    continue
+                if room <= 0:
+                    self.dropped += 1
+                    continue
+                self.ready[tid] = None
+                room -= 1
             self.cond.notify_all()
 
     def end(self) -> None:
@@ -111,7 +131,9 @@ def follow(source: Any, state: Any, target: Any, workdir: Any, options: Any, *,
     progress = progress or NullProgress()
     entities = list(source.entities())
     cut = entities.index(Entity.TICKETS) if Entity.TICKETS in entities else len(entities)
-    readiness = Readiness({e for e in entities[:cut] if e is not Entity.COMMENTS})
+    size = min_round or options.batch_size
+    readiness = Readiness({e for e in entities[:cut] if e is not Entity.COMMENTS},
+                          most=max(READY_MOST, size))
     report = FollowReport()
     failure: list[BaseException] = []
 
@@ -127,7 +149,6 @@ def follow(source: Any, state: Any, target: Any, workdir: Any, options: Any, *,
 
     thread = threading.Thread(target=export, name="follow-export", daemon=True)
     thread.start()
-    size = min_round or options.batch_size
     try:
         readiness.wait(lambda: not readiness.needed, stop)
         first = True

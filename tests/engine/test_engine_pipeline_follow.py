@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from migrator.engine import commands
+from migrator.engine.follow import Readiness
 from migrator.engine.killpoints import ENV as KILL_ENV
 from migrator.project import Project
 from connectors.sandbox.run import credentials, start_sandbox
@@ -92,3 +93,12 @@ def test_follow_killed_then_rerun_finishes_exactly_once(pair, kill_at):
     again = _follow(path)
     assert again.returncode == 0, (again.stdout + again.stderr).decode()[-2000:]
     _assert_exactly_once(path, target)
+
+
+def test_readiness_keeps_at_most_its_bound_and_leaves_the_rest_to_the_last_round():
+    readiness = Readiness(set(), most=3)
+    readiness.comments_staged(["1", "2"])
+    readiness.comments_staged(["2", "3", "4", "5"])  # the export outpaces the rounds
+    assert readiness.take() == ["1", "2", "3"] and readiness.dropped == 2
+    readiness.comments_staged(["6"])
+    assert readiness.take() == ["6"]

@@ -249,6 +249,47 @@ def test_events_strategy_reads_a_few_tickets_one_by_one(source, router):
     assert router.calls("GET", "/api/v2/incremental/ticket_events")  # 100 > 70: the stream
 
 
+class _Selection:
+    """Ticket ids answered ``in`` one at a time and listed lazily (the engine's changed tickets
+    of a large pass, read from its state store): counts what was drawn and asked."""
+
+    def __init__(self, ids):
+        self.ids, self.asked, self.drawn = list(ids), [], 0
+
+    def __contains__(self, tid):
+        self.asked.append(tid)
+        return tid in self.ids
+
+    def __iter__(self):
+        for tid in self.ids:
+            self.drawn += 1
+            yield tid
+
+
+def test_comments_streams_ask_a_selection_in_and_never_copy_it(source, router, monkeypatch):
+    import connectors.zendesk.export as export
+    events = [{"id": e, "ticket_id": t, "created_at": "2024-01-02T00:00:00Z",
+               "child_events": [{"id": e * 10, "event_type": "Comment", "body": "x"}]}
+              for e, t in ((1, 1), (2, 3), (3, 99))]
+    router.on("GET", "/api/v2/incremental/ticket_events",
+              {"ticket_events": events, "end_time": 1700000000, "end_of_stream": True})
+    source.comments_strategy = "events"
+    wanted = _Selection(["1", "3"])
+    (page,) = list(source.export(Entity.COMMENTS, ticket_ids=wanted))
+    assert sorted(c.ticket_id for c in page.records) == ["1", "3"]
+    assert wanted.drawn == 0 and sorted(wanted.asked) == ["1", "3", "99"]
+    # auto: the sample is drawn from it, the stream then asks it (the sampled ones left out)
+    monkeypatch.setattr(export, "SAMPLE_TICKETS", 1)
+    source._decide = lambda n: "events"
+    source.comments_strategy = "auto"
+    router.on("GET", "/api/v2/tickets/1/comments", _comments(1, 2))
+    wanted = _Selection(["1", "3"] + [str(t) for t in range(1000, 1100)])
+    pages = list(source.export(Entity.COMMENTS, ticket_ids=wanted))
+    by_ticket = sorted((c.ticket_id, c.id) for p in pages for c in p.records)
+    assert by_ticket == [("1", "100"), ("1", "101"), ("3", "20")]
+    assert wanted.drawn == 2  # the sample and one more, not the other hundred
+
+
 @pytest.mark.parametrize("account,incremental,n,expected", [
     (700, 10, 5, "events"),       # A=6 < 1000*10/700 = 14.3
     (700, 10, 20, "per_ticket"),  # A=21 > 14.3
