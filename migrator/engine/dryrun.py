@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from migrator.engine.classify import classify
-from migrator.engine.migrate import MigrateOptions, _chunks, load_existing
+from migrator.engine.migrate import MigrateOptions, _chunks, load_existing, selected
 from migrator.engine.records import count_step_records, iter_step_records, record_digest
 from migrator.engine.report import RunReport, StepReport
 from migrator.engine.steps import STEPS, Step, check_plan_references, check_steps
@@ -26,7 +26,7 @@ def _label(rec: Any) -> str:
 
 def _step(state: StateStore, plan: Any, options: Any, opts: MigrateOptions, step: Step,
           existing: dict, sr: StepReport) -> None:
-    only = None if opts.selection is None else set(opts.selection.get(step.entity, set()))
+    only = selected(opts.selection, step.entity)
     sr.planned = count_step_records(step, state, plan, only)
     for chunk in _chunks(iter_step_records(step, state, plan, only=only), 500):
         rows = state.record_rows(step.entity, [str(r.id) for r in chunk])

@@ -106,18 +106,19 @@ class FollowReport:
     final: RunReport | None = None
 
 
-def _all_ids(state: Any, plan: Any, staged: bool) -> dict[Entity, set[str]]:
+def _all_ids(plan: Any, staged: bool) -> dict[Entity, set[str] | None]:
     """Every record of the steps before tickets: those of the plan each round (the plan is
     rebuilt from more tickets each time: a ticket field first needed now is created now,
-    before the tickets that use it), the staged ones (people, organisations) in the first."""
-    out: dict[Entity, set[str]] = {}
+    before the tickets that use it), the staged ones (people, organisations) in the first
+    (``None``: all of them, never listed into memory)."""
+    out: dict[Entity, set[str] | None] = {}
     for step in STEPS:
         if step.entity is Entity.TICKETS:
             continue
         if step.origin == "plan":
             out[step.entity] = {str(r.id) for r in getattr(plan, PLAN_ENTITIES[step.entity])}
         elif staged:
-            out[step.entity] = {str(r["id"]) for r in state.iter_staged(step.entity, raw=True)}
+            out[step.entity] = None
     return out
 
 
@@ -179,7 +180,7 @@ def _round(report: FollowReport, state: Any, target: Any, options: Any, workdir:
            plan_for: Callable[[], Any], tickets: list[str], first: bool, progress: Progress,
            stop: StopFlag) -> None:
     plan = plan_for()
-    selection = _all_ids(state, plan, staged=first)
+    selection = _all_ids(plan, staged=first)
     selection[Entity.TICKETS] = set(tickets)
     started = time.time()
     run = migrate(state, target, plan, options,

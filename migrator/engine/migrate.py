@@ -37,7 +37,8 @@ __all__ = ["MigrateOptions", "migrate", "load_existing"]
 class MigrateOptions:
     """How to run: a selection (sample), retry-failed only, concurrency."""
 
-    selection: dict[Entity, set[str]] | None = None
+    # per entity: the source ids to load, or None for all of them; an entity left out: none
+    selection: dict[Entity, set[str] | None] | None = None
     retry_failed: bool = False
     in_flight: int | None = None
     workdir: Path | None = None
@@ -54,6 +55,15 @@ def load_existing(target: Any) -> dict[Entity, dict[str, str]]:
                 index.setdefault(key, str(rec.id))
         out[entity] = index
     return out
+
+
+def selected(selection: dict[Entity, set[str] | None] | None, entity: Entity
+             ) -> set[str] | None:
+    """The ids of ``entity`` a selection loads (``None``: all of them)."""
+    if selection is None:
+        return None
+    ids = selection.get(entity, set())
+    return None if ids is None else set(ids)
 
 
 def _chunks(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -86,8 +96,7 @@ class _Run:
         self._existed: set[str] = set()  # decided "send" but held by the target before the run
 
     def only(self, step: Step) -> set[str] | None:
-        sel = self.opts.selection
-        return None if sel is None else set(sel.get(step.entity, set()))
+        return selected(self.opts.selection, step.entity)
 
     def step(self, step: Step, report: StepReport) -> None:
         name, only = f"load {step.entity.value}", self.only(step)
