@@ -94,6 +94,9 @@ def export(ctx: click.Context, as_json: bool) -> None:
     console.print(f"attachments downloaded: {report.attachments} ({report.attachment_bytes} bytes)")
     for line in report.attachment_failures[:20]:
         console.print(f"[yellow]not downloaded:[/] {line}")
+    if report.attachments_failed > 20:
+        console.print(f"[yellow]... and {report.attachments_failed - 20} more not downloaded[/] "
+                      "(`migrator export --json` lists the first 1,000)")
 
 
 @click.command()

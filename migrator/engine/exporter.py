@@ -67,12 +67,14 @@ class ExportReport:
     staged: dict[str, int] = field(default_factory=dict)
     attachments: int = 0
     attachment_bytes: int = 0
-    attachment_failures: list[str] = field(default_factory=list)
+    attachment_failures: list[str] = field(default_factory=list)  # the first 1,000
+    attachments_failed: int = 0  # every download that failed
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"run_id": self.run_id, "staged": self.staged, "attachments": self.attachments,
                 "attachment_bytes": self.attachment_bytes,
+                "attachments_failed": self.attachments_failed,
                 "attachment_failures": self.attachment_failures}
 
 
@@ -150,6 +152,7 @@ class _Exporter:
         self.report.attachments = self.fetcher.count
         self.report.attachment_bytes = self.fetcher.bytes
         self.report.attachment_failures = self.fetcher.failures
+        self.report.attachments_failed = self.fetcher.failed
         return self.report
 
     def _feed(self, lane, group: list[Entity]) -> None:

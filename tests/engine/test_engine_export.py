@@ -60,6 +60,7 @@ def test_missing_attachment_is_listed_not_fatal(fresh):
     del files["f1"]
     report = run_export(FakeSource(data, files), state, workdir, options=options)
     assert len(report.attachment_failures) == 1 and "f1" in report.attachment_failures[0]
+    assert report.attachments_failed == 1 and report.as_dict()["attachments_failed"] == 1
     att = {a.id: a for a in state.get_staged(Entity.COMMENTS, "c1-0").attachments}
     assert att["f1"].local_path is None and att["f2"].local_path
 
