@@ -20,6 +20,9 @@ __all__ = ["Directory", "Names", "OPTION_TYPES", "field_value_keys"]
 OPTION_TYPES = frozenset({"dropdown", "multiselect", "tagger", "checkbox"})
 
 
+_UNREAD = object()
+
+
 class Names:
     """Source id -> name of one staged entity, read on demand (``staged.get``) into a bounded
     cache, or held whole where the staged data cannot look one record up (tests, demos).
@@ -39,15 +42,17 @@ class Names:
         self.digest = h.hexdigest()
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The name of ``key``, else ``default``."""
-        if self._lookup is None or key in self._names:
-            name = self._names.get(key)
-        else:
-            rec = self._lookup(self._entity, key)
-            name = rec.name if rec is not None else None
-            if len(self._names) >= self._limit:
-                self._names = {}
-            self._names[key] = name
+        """The name of ``key``, else ``default`` (threads may share it: one read of the cache,
+        which is replaced when full, never cleared under a reader)."""
+        name = self._names.get(key, _UNREAD)
+        if name is _UNREAD:
+            name = None
+            if self._lookup is not None:
+                rec = self._lookup(self._entity, key)
+                name = rec.name if rec is not None else None
+                names = self._names if len(self._names) < self._limit else {}
+                names[key] = name
+                self._names = names
         return default if name is None else name
 
     def __len__(self) -> int:

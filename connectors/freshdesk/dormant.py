@@ -44,6 +44,7 @@ class _Ledger:
             path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path) if path is not None else ":memory:",
                                    check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()  # its own: a lookup never waits behind a restore's HTTP
         self._db.execute("CREATE TABLE IF NOT EXISTS dormant (account TEXT NOT NULL, contact "
                          "TEXT NOT NULL, revived INTEGER NOT NULL DEFAULT 0, "
                          "PRIMARY KEY (account, contact))")
@@ -65,27 +66,33 @@ class _Ledger:
         legacy.replace(legacy.with_suffix(".json.imported"))
 
     def has(self, tid: str) -> bool:
-        return self._db.execute("SELECT 1 FROM dormant WHERE account = ? AND contact = ?",
-                                (self.account, tid)).fetchone() is not None
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM dormant WHERE account = ? AND contact = ?",
+                                    (self.account, tid)).fetchone() is not None
 
     def add(self, tid: str) -> None:
-        self._db.execute("INSERT OR IGNORE INTO dormant (account, contact) VALUES (?, ?)",
-                         (self.account, tid))
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO dormant (account, contact) VALUES (?, ?)",
+                             (self.account, tid))
 
     def discard(self, tid: str) -> None:
-        self._db.execute("DELETE FROM dormant WHERE account = ? AND contact = ?",
-                         (self.account, tid))
+        with self._lock:
+            self._db.execute("DELETE FROM dormant WHERE account = ? AND contact = ?",
+                             (self.account, tid))
 
     def revive(self, tid: str, revived: bool) -> None:
-        self._db.execute("UPDATE dormant SET revived = ? WHERE account = ? AND contact = ?",
-                         (int(revived), self.account, tid))
+        with self._lock:
+            self._db.execute("UPDATE dormant SET revived = ? WHERE account = ? AND contact = ?",
+                             (int(revived), self.account, tid))
 
     def revived(self) -> list[str]:
-        return [r[0] for r in self._db.execute(
-            "SELECT contact FROM dormant WHERE account = ? AND revived = 1", (self.account,))]
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                "SELECT contact FROM dormant WHERE account = ? AND revived = 1", (self.account,))]
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
 
 class DormantContacts:
@@ -100,19 +107,16 @@ class DormantContacts:
         self._ledger = _Ledger(path, account)
 
     def __contains__(self, target_id: object) -> bool:
-        with self._lock:
-            return self._ledger.has(str(target_id))
+        return self._ledger.has(str(target_id))
 
     def put_to_sleep(self, target_id: str) -> None:
         """Soft-delete a contact just created and remember it."""
-        with self._lock:
-            self._ledger.add(str(target_id))
+        self._ledger.add(str(target_id))
         self._delete(str(target_id))
 
     def forget(self, target_id: str) -> None:
         """The contact is gone for good (rollback)."""
-        with self._lock:
-            self._ledger.discard(str(target_id))
+        self._ledger.discard(str(target_id))
 
     def settle(self) -> None:
         """Delete again what a killed process left restored."""

@@ -242,9 +242,14 @@ OVER_LIMIT = f"over the {MAX_TICKET_BYTES // (1024 * 1024)} MB of attachments Fr
 NOT_DOWNLOADED = "not downloaded at export (attachments turned off, or the download failed)"
 
 
+_LEFTOVER_RE = re.compile(re.escape(LEFTOVER_HEAD) + r"[^\s<]+" + re.escape(LEFTOVER) + ":")
+
+
 def is_leftover_note(body: str) -> bool:
-    """Is this the note the loader writes listing the files a ticket could not carry?"""
-    return LEFTOVER_HEAD in body and LEFTOVER in body
+    """Is this the note the loader writes listing the files a ticket could not carry? (Its
+    first words, as this release and older ones wrote them: "Attachments of source ticket #N
+    not migrated:".)"""
+    return bool(_LEFTOVER_RE.search(body or ""))
 
 
 def render_leftover_note(ticket_id: str, left: list[tuple[str, str, int, str]]

@@ -138,6 +138,7 @@ def build_report(histories: Iterable[TicketHistory], attribution: Attribution,
         latest = stamp if latest is None else max(latest, stamp)
         if opts.as_of is None:
             _count_open(book, f, keys)
+    repeats.finish(book)
     return _assemble(book, attribution, opts, arrivals, returns, repeats, agent_meta, latest)
 
 

@@ -6,6 +6,7 @@ the number of tickets. Definitions: docs/KPIS.md.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -191,58 +192,81 @@ class KpiBook:
 class RepeatTracker:
     """Repeat technical issues: same customer (requester or organisation), same technical tag or
     field value, within ``window`` seconds. The EARLIER ticket is the one that did not stick, so
-    the hit counts in its accumulators. Keeps the last ``keep`` tickets per (customer, key), and
-    forgets a (customer, key) whose newest ticket is older than two windows before the newest
-    ticket seen: ids arrive roughly in creation order (docs/KPIS.md), so nothing later can be a
-    repeat of it, and memory holds the customers active lately, not all of them."""
+    the hit counts in its accumulators (once per ticket, whatever the number of pairs).
 
-    def __init__(self, window: float, keep: int = 16, sweep_every: int = 20_000):
+    Exact and in any ticket order, with flat memory: each technical ticket is written, per
+    customer and key, to a private temporary SQLite file; :meth:`finish` reads it back sorted by
+    customer, key and time (a ticket is a repeat when the next one of its customer and key comes
+    within the window) and credits each repeated ticket's accumulators. A ticket's accumulators
+    are kept as the number of its key set (few distinct sets: periods x teams x tiers x agents).
+    """
+
+    def __init__(self, window: float, flush_every: int = 256):
         self.window = window
-        self.keep = keep
-        self.sweep_every = sweep_every
-        self._recent: dict[tuple[str, str], list] = {}
-        self._latest = float("-inf")
-        self._added = 0
+        self.flush_every = flush_every
         self.hits = 0
+        self._db: sqlite3.Connection | None = None
+        self._rows: list[tuple[str, str, float, int]] = []
+        self._tickets: list[tuple[int, int]] = []
+        self._sets: dict[tuple, int] = {}
+        self._seq = 0
 
     def add(self, f: TicketFacts, keys: list[Key], book: KpiBook) -> None:
-        """Check a technical ticket against the customer's recent ones and record repeats."""
+        """Note a technical ticket under each of its customers and technical keys."""
         if f.excluded or not f.tech_keys or f.created is None:
             return
-        me = [f.created, keys, False]
         customers = [f"r:{f.requester_id}"] if f.requester_id else []
         if f.organization_id:
             customers.append(f"o:{f.organization_id}")
-        for cust in customers:
-            for tech in f.tech_keys:
-                recent = self._recent.setdefault((cust, tech), [])
-                for other in recent:
-                    if other is not me and abs(other[0] - me[0]) <= self.window:
-                        self._mark(min(other, me, key=lambda x: x[0]), book)
-                recent.append(me)
-                if len(recent) > self.keep:
-                    del recent[0]
-        self._latest = max(self._latest, f.created)
-        self._added += 1
-        if self._added % self.sweep_every == 0:
-            self._sweep()
+        if not customers:
+            return
+        self._seq += 1
+        keyset = self._sets.setdefault(tuple(keys), len(self._sets))
+        self._tickets.append((self._seq, keyset))
+        self._rows += [(c, t, f.created, self._seq) for c in customers for t in f.tech_keys]
+        if len(self._rows) >= self.flush_every:
+            self._flush()
 
-    def _sweep(self) -> None:
-        horizon = self._latest - 2 * self.window
-        for key in [k for k, recent in self._recent.items()
-                    if max(e[0] for e in recent) < horizon]:
-            del self._recent[key]
+    def _flush(self) -> None:
+        if self._db is None:
+            self._db = sqlite3.connect("", isolation_level=None)  # "": a temporary file
+            self._db.execute("CREATE TABLE pair (customer TEXT, tech TEXT, created REAL, "
+                             "seq INTEGER)")
+            self._db.execute("CREATE TABLE ticket (seq INTEGER PRIMARY KEY, keyset INTEGER, "
+                             "hit INTEGER NOT NULL DEFAULT 0)")
+        with self._db:
+            self._db.executemany("INSERT INTO pair VALUES (?, ?, ?, ?)", self._rows)
+            self._db.executemany("INSERT INTO ticket (seq, keyset) VALUES (?, ?)", self._tickets)
+        self._rows, self._tickets = [], []
 
-    def __len__(self) -> int:
-        return len(self._recent)
-
-    def _mark(self, entry: list, book: KpiBook) -> None:
-        if entry[2]:
-            return  # one repeat is enough to count the ticket once
-        entry[2] = True
-        self.hits += 1
-        for key in entry[1]:
-            book._get(key).repeat.hits += 1
+    def finish(self, book: KpiBook) -> None:
+        """Find the repeats and credit them (call once, after the last ticket)."""
+        if not self._seq:
+            return
+        self._flush()
+        db = self._db
+        assert db is not None
+        hits: list[tuple[int]] = []
+        prev: tuple | None = None
+        rows = db.execute("SELECT customer, tech, created, seq FROM pair "
+                          "ORDER BY customer, tech, created, seq")
+        for row in rows:
+            if prev is not None and prev[:2] == row[:2] and row[2] - prev[2] <= self.window:
+                hits.append((prev[3],))  # the earlier of the pair did not stick
+            prev = row
+            if len(hits) >= self.flush_every:
+                db.executemany("UPDATE ticket SET hit = 1 WHERE seq = ?", hits)
+                hits = []
+        db.executemany("UPDATE ticket SET hit = 1 WHERE seq = ?", hits)
+        by_set = dict(db.execute("SELECT keyset, COUNT(*) FROM ticket WHERE hit = 1 "
+                                 "GROUP BY keyset").fetchall())
+        for keys, number in self._sets.items():
+            n = by_set.get(number, 0)
+            for key in keys:
+                book._get(key).repeat.hits += n
+            self.hits += n
+        db.close()
+        self._db = None
 
 
 class ReturnTracker:

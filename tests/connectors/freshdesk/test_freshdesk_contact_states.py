@@ -138,3 +138,30 @@ def test_a_ledger_from_an_older_release_is_read_in(box, make, tmp_path) -> None:
     assert ledger._ledger.revived() == ["8"]
     assert not path.with_suffix(".json").exists()  # read in once
     ledger.close()
+
+
+def test_a_lookup_never_waits_behind_a_restore_in_flight() -> None:
+    """Every ticket asks which of its people are dormant; that must not queue behind another
+    thread's restore request (held under the writers' lock)."""
+    import threading
+    from connectors.freshdesk.dormant import DormantContacts
+    release = threading.Event()
+
+    class Blocking:
+        def request(self, *args, **kwargs):
+            release.wait(5)
+
+    ledger = DormantContacts(Blocking(), None, "acct")
+    ledger._ledger.add("42")
+    restoring = threading.Thread(target=lambda: ledger.awake(["42"]).__enter__())
+    restoring.start()
+    answered = []
+    lookup = threading.Thread(target=lambda: answered.append("7" in ledger))
+    lookup.start()
+    lookup.join(2)
+    try:
+        assert answered == [False]  # answered while the restore still waits for its answer
+    finally:
+        release.set()
+        restoring.join()
+        ledger.close()
