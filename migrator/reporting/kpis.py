@@ -271,11 +271,15 @@ class RepeatTracker:
 
 class ReturnTracker:
     """Customer return rate: customers who opened a ticket again more than ``after`` seconds
-    after their first one (a retention proxy). Two numbers per customer."""
+    after their first one (a retention proxy). Two numbers per customer: held in memory for
+    up to ``held`` customers, then folded into a private temporary SQLite file, so memory does
+    not grow with the account's customers."""
 
-    def __init__(self, after: float):
+    def __init__(self, after: float, held: int = 50_000):
         self.after = after
+        self.held = held
         self._span: dict[str, tuple[float, float]] = {}
+        self._db: sqlite3.Connection | None = None
 
     def add(self, f: TicketFacts) -> None:
         """Track a ticket's requester and creation time."""
@@ -283,9 +287,27 @@ class ReturnTracker:
             return
         lo, hi = self._span.get(f.requester_id, (f.created, f.created))
         self._span[f.requester_id] = (min(lo, f.created), max(hi, f.created))
+        if len(self._span) >= self.held:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._db is None:
+            self._db = sqlite3.connect("", isolation_level=None)  # "": a temporary file
+            self._db.execute("CREATE TABLE span (customer TEXT PRIMARY KEY, lo REAL, hi REAL)")
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO span VALUES (?, ?, ?) ON CONFLICT (customer) DO UPDATE SET "
+                "lo = min(lo, excluded.lo), hi = max(hi, excluded.hi)",
+                [(c, lo, hi) for c, (lo, hi) in self._span.items()])
+        self._span = {}
 
     def figure(self) -> Figure:
         """Share of customers who came back."""
-        back = sum(1 for lo, hi in self._span.values() if hi - lo > self.after)
-        n = len(self._span)
+        if self._db is None:
+            back = sum(1 for lo, hi in self._span.values() if hi - lo > self.after)
+            n = len(self._span)
+        else:
+            self._spill()
+            n, back = self._db.execute("SELECT COUNT(*), COALESCE(SUM(hi - lo > ?), 0) "
+                                       "FROM span", (self.after,)).fetchone()
         return Figure(back / n if n else None, n, "ratio")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from migrator.reporting.facts import TicketFacts
-from migrator.reporting.kpis import KpiBook, Period, RepeatTracker
+from migrator.reporting.kpis import KpiBook, Period, RepeatTracker, ReturnTracker
 
 DAY = 86400.0
 
@@ -42,3 +42,18 @@ def test_repeats_are_exact_in_any_order_and_count_each_ticket_once():
     assert tracker.hits == 500 + 499
     assert book.get("all", "department", "all").repeat.hits == 999
     assert tracker._db is None  # the temporary file is gone
+
+
+def test_returning_customers_are_counted_the_same_once_folded_to_disk():
+    tickets = [facts(i, f"c{i % 300}", (i // 300) * 40 * DAY + (i % 7)) for i in range(900)]
+    tickets += [facts(1000 + i, f"once{i}", 5.0) for i in range(100)]  # never came back
+    random.Random(3).shuffle(tickets)
+    figures = []
+    for held in (10_000, 7):  # all in memory; folded into the file every 7 customers
+        tracker = ReturnTracker(after=30 * DAY, held=held)
+        for f in tickets:
+            tracker.add(f)
+            assert len(tracker._span) < held
+        figures.append(tracker.figure())
+    assert figures[0].n == figures[1].n == 400
+    assert figures[0].value == figures[1].value == 300 / 400
