@@ -4,6 +4,7 @@ target must hold each source record exactly once with all its notes and files (i
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import signal
@@ -187,3 +188,49 @@ def test_a_contact_the_target_had_survives_a_kill_in_its_batch_and_rollback(sand
             commands.rollback_project(project, None)
     left = {cid: c["email"] for cid, c in store.contacts.items() if not c.get("deleted")}
     assert left == theirs  # the account's own contacts, and only those
+
+
+def test_a_zendesk_user_the_target_had_survives_a_kill_in_its_batch_and_rollback(
+        tmp_path, monkeypatch):
+    """Zendesk's create_or_update_many matches an e-mail the account has, updates that user and
+    writes our marker (external_id) on it. Killed in a batch of users, the next run finds the
+    batch by marker: users the account had before must not be recorded as created, or rollback
+    deletes them (the target's clock is read from its Date headers)."""
+    from connectors.sandbox import zendesk_render as ZR
+    from tests.engine.sandbox_project import start_pair, write_project
+    source, target = start_pair(monkeypatch, "freshdesk", "zendesk", tickets=20)
+    try:
+        path = write_project(tmp_path, ("freshdesk", source.url), ("zendesk", target.url),
+                             batch_size=5)
+        with Project.load(path) as project:
+            commands.export_project(project)
+            users = [u for u in project.state.iter_staged(Entity.END_USERS) if u.email]
+        store = target.app.state.store
+        theirs = {}
+        with store.lock:
+            for user in users[:12:2]:  # in the first batches: every other one is theirs
+                uid = store.new_id("user", store.users, 390_000)
+                store.users[uid] = ZR.render_user(dataclasses.replace(
+                    user, id=str(uid), name=f"{user.name} (theirs)",
+                    created_at="2020-01-01T00:00:00Z", updated_at="2020-01-01T00:00:00Z"))
+                theirs[uid] = user.email.lower()
+        for point in ("batch.sent.end_users:1", "batch.submitted.end_users:2"):
+            proc = _migrate(path, **{KILL_ENV: point})
+            out = proc.communicate(timeout=120)[0].decode()
+            assert proc.returncode == -signal.SIGKILL, out[-2000:]
+        final = _migrate(path)
+        out = final.communicate(timeout=120)[0].decode()
+        assert final.returncode == 0, out[-2000:]
+        with Project.load(path) as project:
+            ids = project.state.target_ids(Entity.END_USERS)
+            assert {str(u) for u in theirs} <= set(ids.values())  # matched, tickets use them
+            for _ in range(5):  # every run that created something, newest first
+                if commands.rollback_plan(project, None)["run_id"] is None:
+                    break
+                commands.rollback_project(project, None)
+        left = {uid: (u.get("email") or "").lower() for uid, u in store.users.items()
+                if u.get("role") == "end-user"}
+        assert left == theirs  # the account's own users, and only those
+    finally:
+        source.stop()
+        target.stop()
