@@ -525,6 +525,13 @@ class StateStore:
                            (entity.value, str(source_id)))
         return from_dict(RECORD_TYPES[entity], loads(rows[0][0])) if rows else None
 
+    def get_staged_many(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, Any]:
+        """Staged records by id (those staged), one query per 500 ids."""
+        cls = RECORD_TYPES[entity]
+        return {str(sid): from_dict(cls, loads(payload)) for sid, payload in self._fetch_in(
+            "SELECT source_id, payload FROM staged WHERE entity = ? AND source_id IN (?*)",
+            (entity.value,), [str(s) for s in source_ids])}
+
     def count_staged(self, entity: Entity | None = None) -> int | dict[str, int]:
         with self.engine.connect() as conn:
             if entity is not None:

@@ -14,7 +14,6 @@ and kept in a bounded cache.
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
 from typing import Any, Iterable
 
 from migrator.models import Entity, replace_record
@@ -22,6 +21,7 @@ from migrator.state import StateStore
 
 __all__ = ["Resolver", "Person"]
 
+USERS_KEPT = 20_000  # staged end users kept for the names and e-mails of their tickets
 # Staged entities: their id maps grow with the account, so they are never read whole.
 LARGE = frozenset({Entity.ORGANIZATIONS, Entity.END_USERS, Entity.TICKETS})
 
@@ -84,7 +84,7 @@ class Resolver:
         self._maps: dict[Entity, _IdMap] = {}
         self._agents = {str(a.id): a for a in state.iter_staged(Entity.AGENTS)}
         self._agents.update({str(a.id): a for a in getattr(plan, "agents", [])})
-        self._end_user = lru_cache(maxsize=20000)(self._load_end_user)
+        self._users: dict[str, Any] = {}  # staged end users by id (None: not one), bounded
         self.field_keys: dict[str, str] = {}  # plan field key -> the target's own field key
         # (source id, prefer) -> Person: a requester is met on each of their tickets and
         # comments; dropped when an id map is reloaded (a target id may have appeared)
@@ -140,9 +140,26 @@ class Resolver:
                        (Entity.TICKETS, tickets)):
             if ids:
                 self._map(e).prefetch(ids)
+        if people:  # and who they are, for the names and e-mails the loaders fall back on
+            users = self._users
+            self._read_users([p for p in {str(p) for p in people if p not in (None, "")}
+                              if p not in users and p not in self._agents])
 
-    def _load_end_user(self, sid: str) -> Any:
-        return self.state.get_staged(Entity.END_USERS, sid)
+    def _end_user(self, sid: str) -> Any:
+        known = self._users.get(sid, _MISSING)
+        return self._read_users([sid]).get(sid) if known is _MISSING else known
+
+    def _read_users(self, ids: list[str]) -> dict[str, Any]:
+        """Read the staged end users of ``ids`` at once (threads may share the cache: a full
+        one is replaced, never cleared under a reader)."""
+        if not ids:
+            return {}
+        found = self.state.get_staged_many(Entity.END_USERS, ids)
+        users = self._users if len(self._users) + len(ids) <= USERS_KEPT else {}
+        for sid in ids:
+            users[sid] = found.get(sid)
+        self._users = users
+        return found
 
     def person(self, source_id: Any, prefer: str = "end_user") -> Person:
         """A user id that may name an end user or an agent (``prefer`` decides collisions)."""

@@ -38,14 +38,20 @@ def test_end_user_ids_are_read_for_a_page_not_whole(tmp_path, monkeypatch):
     assert calls == [(Entity.AGENTS, None)]  # only the plan's entity is read whole
     page = [SimpleNamespace(organization_id=None, requester_id=f"u{i}", submitter_id="a1",
                             comments=[SimpleNamespace(author_id="u9")]) for i in range(3)]
+    staged_reads = []
+    real_many = state.get_staged_many
+    monkeypatch.setattr(state, "get_staged_many", lambda e, ids: (
+        staged_reads.append(sorted(ids)) or real_many(e, ids)))
     resolver.prefetch(Entity.TICKETS, page)
     assert calls[1:] == [(Entity.END_USERS, ["a1", "u0", "u1", "u2", "u9"])]  # one query
+    assert staged_reads == [["u0", "u1", "u2", "u9"]]  # who they are: one query (not the agent)
     assert [resolver.person(f"u{i}").target_id for i in range(3)] == ["T0", "T1", "T2"]
     assert resolver.person("a1", prefer="agent").target_id == "A1"
     assert resolver.tid(Entity.END_USERS, "nobody") is None
     assert resolver.tid(Entity.END_USERS, "nobody") is None  # a miss is remembered too
     assert calls[2:] == [(Entity.END_USERS, ["nobody"])]
     assert resolver.tid(Entity.END_USERS, "u30") == "T30"  # not prefetched: read on its own
+    assert staged_reads == [["u0", "u1", "u2", "u9"]]  # the page's people were not read again
 
 
 def test_a_staged_id_map_is_bounded(tmp_path):
