@@ -152,6 +152,25 @@ def _wait_for(path: Path, entity: str, proc: subprocess.Popen) -> None:
             time.sleep(0.005)
 
 
+def _killed_in_users_then_finished(path: Path) -> None:
+    """Killed after a batch of users was sent, then between sending one and recording its job;
+    then run again to the end."""
+    for point in ("batch.sent.end_users:1", "batch.submitted.end_users:2"):
+        proc = _migrate(path, **{KILL_ENV: point})
+        out = proc.communicate(timeout=120)[0].decode()
+        assert proc.returncode == -signal.SIGKILL, out[-2000:]
+    final = _migrate(path)
+    out = final.communicate(timeout=120)[0].decode()
+    assert final.returncode == 0, out[-2000:]
+
+
+def _roll_back_every_run(project: Project) -> None:
+    for _ in range(5):  # every run that created something, newest first
+        if commands.rollback_plan(project, None)["run_id"] is None:
+            return
+        commands.rollback_project(project, None)
+
+
 def test_a_contact_the_target_had_survives_a_kill_in_its_batch_and_rollback(sandboxes):
     """Freshdesk answers 409 for an e-mail it has and the loader reuses that contact. Killed
     after a batch of contacts was sent, the next run finds the batch's contacts by e-mail: those
@@ -170,22 +189,13 @@ def test_a_contact_the_target_had_survives_a_kill_in_its_batch_and_rollback(sand
                                "updated_at": "2020-01-01T00:00:00Z"}
         store.remember(cid)
         theirs[cid] = user.email
-    for point in ("batch.sent.end_users:1", "batch.submitted.end_users:2"):
-        proc = _migrate(path, **{KILL_ENV: point})
-        out = proc.communicate(timeout=120)[0].decode()
-        assert proc.returncode == -signal.SIGKILL, out[-2000:]
-    final = _migrate(path)
-    out = final.communicate(timeout=120)[0].decode()
-    assert final.returncode == 0, out[-2000:]
+    _killed_in_users_then_finished(path)
     _assert_exactly_once(path, target)
     assert len(store.contacts) > len(theirs)  # ours were created beside them
     with Project.load(path) as project:
         reused = project.state.target_ids(Entity.END_USERS)
         assert {str(c) for c in theirs} <= set(reused.values())
-        for _ in range(5):  # every run that created something, newest first
-            if commands.rollback_plan(project, None)["run_id"] is None:
-                break
-            commands.rollback_project(project, None)
+        _roll_back_every_run(project)
     left = {cid: c["email"] for cid, c in store.contacts.items() if not c.get("deleted")}
     assert left == theirs  # the account's own contacts, and only those
 
@@ -214,20 +224,11 @@ def test_a_zendesk_user_the_target_had_survives_a_kill_in_its_batch_and_rollback
                     user, id=str(uid), name=f"{user.name} (theirs)",
                     created_at="2020-01-01T00:00:00Z", updated_at="2020-01-01T00:00:00Z"))
                 theirs[uid] = user.email.lower()
-        for point in ("batch.sent.end_users:1", "batch.submitted.end_users:2"):
-            proc = _migrate(path, **{KILL_ENV: point})
-            out = proc.communicate(timeout=120)[0].decode()
-            assert proc.returncode == -signal.SIGKILL, out[-2000:]
-        final = _migrate(path)
-        out = final.communicate(timeout=120)[0].decode()
-        assert final.returncode == 0, out[-2000:]
+        _killed_in_users_then_finished(path)
         with Project.load(path) as project:
             ids = project.state.target_ids(Entity.END_USERS)
             assert {str(u) for u in theirs} <= set(ids.values())  # matched, tickets use them
-            for _ in range(5):  # every run that created something, newest first
-                if commands.rollback_plan(project, None)["run_id"] is None:
-                    break
-                commands.rollback_project(project, None)
+            _roll_back_every_run(project)
         left = {uid: (u.get("email") or "").lower() for uid, u in store.users.items()
                 if u.get("role") == "end-user"}
         assert left == theirs  # the account's own users, and only those
