@@ -521,9 +521,7 @@ class StateStore:
                                       for sid, st in stamps.items()])
 
     def get_staged(self, entity: Entity, source_id: str) -> Any | None:
-        rows = self._fetch("SELECT payload FROM staged WHERE entity = ? AND source_id = ?",
-                           (entity.value, str(source_id)))
-        return from_dict(RECORD_TYPES[entity], loads(rows[0][0])) if rows else None
+        return self.get_staged_many(entity, [source_id]).get(str(source_id))
 
     def get_staged_many(self, entity: Entity, source_ids: Sequence[str]) -> dict[str, Any]:
         """Staged records by id (those staged), one query per 500 ids."""

@@ -131,6 +131,17 @@ def next_link(response: httpx.Response) -> str | None:
     return None
 
 
+def read_page(client: HttpClient, url: str, params: dict[str, Any] | None, *,
+              ok: tuple[int, ...] = ()) -> tuple[list[Any], httpx.Response] | None:
+    """One page of a list endpoint: its rows and the response; ``None`` for an error status
+    in ``ok`` (e.g. 404: the feature is not on this plan)."""
+    response = client.request("GET", url, params=params, ok=ok)
+    if response.status_code in ok and response.status_code >= 400:
+        return None
+    body = response.json()
+    return (body if isinstance(body, list) else body.get("results", [])), response
+
+
 def iter_pages(client: HttpClient, path: str, params: dict[str, Any] | None = None,
                *, ok: tuple[int, ...] = ()) -> Iterator[tuple[list[Any], httpx.Response]]:
     """Pages of a list endpoint, following ``Link rel=next`` until it is absent."""
@@ -138,11 +149,11 @@ def iter_pages(client: HttpClient, path: str, params: dict[str, Any] | None = No
     query: dict[str, Any] | None = {"per_page": PER_PAGE, **(params or {})}
     seen: set[str] = set()
     while url:
-        response = client.request("GET", url, params=query, ok=ok)
-        if response.status_code in ok and response.status_code >= 400:
+        got = read_page(client, url, query, ok=ok)
+        if got is None:
             return
-        body = response.json()
-        yield (body if isinstance(body, list) else body.get("results", [])), response
+        yield got
+        response = got[1]
         nxt = next_link(response)
         if nxt is None or nxt in seen:  # a repeated link would loop forever
             return

@@ -46,7 +46,8 @@ from migrator.models import Attachment, Entity, Role, iso
 
 from connectors.base import CheckItem, Page
 from connectors.freshdesk import parse as P
-from connectors.freshdesk.client import API, PER_PAGE, iter_pages, next_link, page_cap
+from connectors.freshdesk.client import (API, PER_PAGE, iter_pages, next_link, page_cap,
+                                         read_page)
 from connectors.freshdesk.conversations import ConversationFetcher
 from connectors.freshdesk.export_tickets import EPOCH, RatingIndex, TicketWalk, iter_ticket_pages
 
@@ -172,11 +173,10 @@ class FreshdeskSource:
         query: dict[str, Any] = {"per_page": PER_PAGE, **(params or {})}
         if page > 1:
             query["page"] = page
-        response = self.client.request("GET", f"{API}/{resource}", params=query, ok=ok)
-        if response.status_code in ok and response.status_code >= 400:
+        got = read_page(self.client, f"{API}/{resource}", query, ok=ok)
+        if got is None:
             return [], False
-        body = response.json()
-        rows = body if isinstance(body, list) else body.get("results", [])
+        rows, response = got
         return rows, bool(rows) and next_link(response) is not None
 
     def _paged(self, resource: str, parse: Callable[[dict], Any], cursor: str | None,

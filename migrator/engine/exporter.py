@@ -241,7 +241,7 @@ class _Exporter:
                 done = dict(conn.execute(
                     sa.select(_cursors.c.stream, _cursors.c.value)
                     .where(_cursors.c.stream.in_([_MARK + tid for tid, _ in part]))).all())
-            out += [[tid, v] for tid, v in part if not v or done.get(_MARK + tid) != v]
+            out += [[tid, v] for tid, v in part if _needs_comments(v, done.get(_MARK + tid))]
         return out
 
     def _scan_next(self) -> Any:
@@ -331,6 +331,12 @@ class _Exporter:
 STREAM_PASS = {"stream": "changed"}  # a pass of every ticket whose marker differs (saved as is)
 
 
+def _needs_comments(version: str, marker: str | None) -> bool:
+    """A ticket's comments are to be read unless staged at this version (a ticket without a
+    version never counts as done)."""
+    return not version or marker != version
+
+
 def _unmarked(state: StateStore, last: str = "") -> Iterator[tuple[str, str]]:
     """(ticket id, version) of the staged tickets after ``last`` whose comments are not staged
     at that version (a ticket without a version never counts as done), in source-id order:
@@ -338,7 +344,7 @@ def _unmarked(state: StateStore, last: str = "") -> Iterator[tuple[str, str]]:
     while True:
         rows = state.ticket_markers(_MARK, last, _SCAN_PAGE)
         for tid, version, marker in rows:
-            if not version or marker != version:
+            if _needs_comments(version, marker):
                 yield tid, version
         if len(rows) < _SCAN_PAGE:
             return
@@ -364,7 +370,7 @@ class _Changed:
         if hit is None:
             if len(self.known) >= self.keep:
                 self.known.clear()
-            hit = self.known[tid] = any(not version or marker != version for _, version, marker
+            hit = self.known[tid] = any(_needs_comments(version, marker) for _, version, marker
                                         in self.state.ticket_markers(_MARK, ids=[tid]))
         return hit
 

@@ -86,11 +86,10 @@ class _NaturalKeys:
             return {}
         lookup = getattr(self.target, "find_existing", None)
         if lookup is not None and entity in LOOKED_UP:  # many: ask for these, never list all
-            keys = {sid: reuse_key(entity, rec) for sid in ids
-                    if (rec := self._record(entity, sid)) is not None}
-            hits = lookup(entity, sorted({k for ks in keys.values() for k in ks}))
-            return {sid: hits[k] for sid, ks in keys.items()
-                    for k in ks[:1] if k in hits}
+            keys = {sid: key for sid in ids if (rec := self._record(entity, sid)) is not None
+                    for key in reuse_key(entity, rec)[:1]}  # an end user's one key: e-mail
+            hits = lookup(entity, sorted(set(keys.values())))
+            return {sid: hits[key] for sid, key in keys.items() if key in hits}
         if entity not in self._index:
             index: dict[str, str] = {}
             for rec in self.target.existing(entity) or ():

@@ -14,7 +14,7 @@ and kept in a bounded cache.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from migrator.models import Entity, replace_record
 from migrator.state import StateStore
@@ -26,38 +26,49 @@ USERS_KEPT = 20_000  # staged end users kept for the names and e-mails of their 
 LARGE = frozenset({Entity.ORGANIZATIONS, Entity.END_USERS, Entity.TICKETS})
 
 
-class _IdMap:
-    """Source id -> target id (``None``: not in the target) of one entity. Safe to share
-    between threads (verify's): a full cache is replaced, never cleared under a reader."""
+class _ReadThrough:
+    """Values by source id (``None``: there is none), read on demand many at once by ``read``
+    (ids -> found values) and kept in a bounded cache; or given whole (``known``, never read
+    again). Safe to share between threads (verify's): a full cache is replaced, never cleared
+    under a reader."""
 
-    def __init__(self, state: StateStore, entity: Entity, *, limit: int = 50_000):
-        self.state, self.entity, self.limit = state, entity, limit
-        self.whole = entity not in LARGE
-        self._ids: dict[str, str | None] = dict(state.target_ids(entity)) if self.whole else {}
+    def __init__(self, read: Callable[[list[str]], dict[str, Any]], *, limit: int,
+                 known: dict[str, Any] | None = None):
+        self.read, self.limit = read, limit
+        self.whole = known is not None
+        self._known: dict[str, Any] = dict(known) if known is not None else {}
 
-    def get(self, sid: str) -> str | None:
-        if self.whole:
-            return self._ids.get(sid)
-        known = self._ids.get(sid, _MISSING)
-        return self._read([sid]).get(sid) if known is _MISSING else known
+    def get(self, sid: str) -> Any:
+        known = self._known.get(sid, _MISSING)
+        if known is not _MISSING or self.whole:
+            return None if known is _MISSING else known
+        return self._read([sid]).get(sid)
 
     def prefetch(self, sids: Iterable[Any]) -> None:
-        """Read the ids of ``sids`` not known yet, in one query per 500."""
+        """Read the values of ``sids`` not known yet, at once."""
         if not self.whole:
-            ids = self._ids
+            known = self._known
             self._read([s for s in {str(s) for s in sids if s not in (None, "")}
-                        if s not in ids])
+                        if s not in known])
 
-    def _read(self, missing: list[str]) -> dict[str, str]:
+    def _read(self, missing: list[str]) -> dict[str, Any]:
         if not missing:
             return {}
-        found = self.state.target_ids(self.entity, missing)
-        ids = self._ids
-        if len(ids) + len(missing) > self.limit:  # bounded: what is dropped is read again
-            ids = self._ids = {}
+        found = self.read(missing)
+        known = self._known
+        if len(known) + len(missing) > self.limit:  # bounded: what is dropped is read again
+            known = self._known = {}
         for sid in missing:
-            ids[sid] = found.get(sid)
+            known[sid] = found.get(sid)
         return found
+
+
+def _id_map(state: StateStore, entity: Entity, *, limit: int = 50_000) -> _ReadThrough:
+    """Source id -> target id of one entity: whole for the plan's few records, read for the
+    ids asked (one query per 500) for the staged ones."""
+    if entity not in LARGE:
+        return _ReadThrough(lambda ids: {}, limit=limit, known=state.target_ids(entity))
+    return _ReadThrough(lambda ids: state.target_ids(entity, ids), limit=limit)
 
 
 _MISSING = object()
@@ -81,10 +92,12 @@ class Resolver:
 
     def __init__(self, state: StateStore, plan: Any):
         self.state = state
-        self._maps: dict[Entity, _IdMap] = {}
+        self._maps: dict[Entity, _ReadThrough] = {}
         self._agents = {str(a.id): a for a in state.iter_staged(Entity.AGENTS)}
         self._agents.update({str(a.id): a for a in getattr(plan, "agents", [])})
-        self._users: dict[str, Any] = {}  # staged end users by id (None: not one), bounded
+        # staged end users by id (None: not one), for the names and e-mails loaders fall back on
+        self._users = _ReadThrough(lambda ids: state.get_staged_many(Entity.END_USERS, ids),
+                                   limit=USERS_KEPT)
         self.field_keys: dict[str, str] = {}  # plan field key -> the target's own field key
         # (source id, prefer) -> Person: a requester is met on each of their tickets and
         # comments; dropped when an id map is reloaded (a target id may have appeared)
@@ -107,10 +120,10 @@ class Resolver:
     def refresh(self, entities: Iterable[Entity]) -> None:
         """Reload the id map of ``entities`` (after an earlier step created records)."""
         for e in entities:
-            self._maps[e] = _IdMap(self.state, e)
+            self._maps[e] = _id_map(self.state, e)
         self._people.clear()
 
-    def _map(self, entity: Entity) -> _IdMap:
+    def _map(self, entity: Entity) -> _ReadThrough:
         if entity not in self._maps:
             self.refresh([entity])
         return self._maps[entity]
@@ -141,25 +154,7 @@ class Resolver:
             if ids:
                 self._map(e).prefetch(ids)
         if people:  # and who they are, for the names and e-mails the loaders fall back on
-            users = self._users
-            self._read_users([p for p in {str(p) for p in people if p not in (None, "")}
-                              if p not in users and p not in self._agents])
-
-    def _end_user(self, sid: str) -> Any:
-        known = self._users.get(sid, _MISSING)
-        return self._read_users([sid]).get(sid) if known is _MISSING else known
-
-    def _read_users(self, ids: list[str]) -> dict[str, Any]:
-        """Read the staged end users of ``ids`` at once (threads may share the cache: a full
-        one is replaced, never cleared under a reader)."""
-        if not ids:
-            return {}
-        found = self.state.get_staged_many(Entity.END_USERS, ids)
-        users = self._users if len(self._users) + len(ids) <= USERS_KEPT else {}
-        for sid in ids:
-            users[sid] = found.get(sid)
-        self._users = users
-        return found
+            self._users.prefetch(p for p in people if str(p) not in self._agents)
 
     def person(self, source_id: Any, prefer: str = "end_user") -> Person:
         """A user id that may name an end user or an agent (``prefer`` decides collisions)."""
@@ -172,7 +167,7 @@ class Resolver:
         found = _UNKNOWN
         order = ("end_user", "agent") if prefer == "end_user" else ("agent", "end_user")
         for kind in order:
-            rec = self._agents.get(sid) if kind == "agent" else self._end_user(sid)
+            rec = self._agents.get(sid) if kind == "agent" else self._users.get(sid)
             if rec is not None:
                 entity = Entity.AGENTS if kind == "agent" else Entity.END_USERS
                 found = Person(kind, self.tid(entity, sid), rec.name, rec.email)

@@ -219,7 +219,7 @@ def verify(state: StateStore, target: Any, plan: Any, options: Any, *, out: Path
         skipped = sum(1 for t in state.iter_staged(Entity.TICKETS) if skip_reason(t, options))
         if skipped:
             report.notes.append(f"{skipped} staged tickets are deleted or spam and were not moved")
-        if out is not None and lines is not None:
+        if lines is not None:
             _write(out, report, lines)
     finally:
         if lines is not None:

@@ -189,6 +189,14 @@ class KpiBook:
         return sorted(n for (p, lv, n) in self.acc if p == period and lv == level)
 
 
+def _scratch(*tables: str) -> sqlite3.Connection:
+    """A private temporary SQLite file (named "": deleted when closed) with these tables."""
+    db = sqlite3.connect("", isolation_level=None)
+    for ddl in tables:
+        db.execute(ddl)
+    return db
+
+
 class RepeatTracker:
     """Repeat technical issues: same customer (requester or organisation), same technical tag or
     field value, within ``window`` seconds. The EARLIER ticket is the one that did not stick, so
@@ -229,11 +237,10 @@ class RepeatTracker:
 
     def _flush(self) -> None:
         if self._db is None:
-            self._db = sqlite3.connect("", isolation_level=None)  # "": a temporary file
-            self._db.execute("CREATE TABLE pair (customer TEXT, tech TEXT, created REAL, "
-                             "seq INTEGER)")
-            self._db.execute("CREATE TABLE ticket (seq INTEGER PRIMARY KEY, keyset INTEGER, "
-                             "hit INTEGER NOT NULL DEFAULT 0)")
+            self._db = _scratch("CREATE TABLE pair (customer TEXT, tech TEXT, created REAL, "
+                                "seq INTEGER)",
+                                "CREATE TABLE ticket (seq INTEGER PRIMARY KEY, keyset INTEGER, "
+                                "hit INTEGER NOT NULL DEFAULT 0)")
         with self._db:
             self._db.executemany("INSERT INTO pair VALUES (?, ?, ?, ?)", self._rows)
             self._db.executemany("INSERT INTO ticket (seq, keyset) VALUES (?, ?)", self._tickets)
@@ -292,8 +299,7 @@ class ReturnTracker:
 
     def _spill(self) -> None:
         if self._db is None:
-            self._db = sqlite3.connect("", isolation_level=None)  # "": a temporary file
-            self._db.execute("CREATE TABLE span (customer TEXT PRIMARY KEY, lo REAL, hi REAL)")
+            self._db = _scratch("CREATE TABLE span (customer TEXT PRIMARY KEY, lo REAL, hi REAL)")
         with self._db:
             self._db.executemany(
                 "INSERT INTO span VALUES (?, ?, ?) ON CONFLICT (customer) DO UPDATE SET "

@@ -255,16 +255,33 @@ def test_deleted_tickets_are_skipped_with_a_reason(world, options):
     assert "include_deleted" in state.record_rows(Entity.TICKETS, ["5"])["5"]["reason"]
 
 
-class MatchesAgentsByEmail(FakeTarget):
-    """Updates an agent that exists by e-mail, writing our marker on it, and says ``reused``
-    (Zendesk's create_or_update writes our external_id; Freshdesk sets role and scope)."""
+def _crashed_in_then_finished(entity: Entity, state, target, plan, options):
+    """Dies after a batch of ``entity`` was sent (outcome unknown), then runs to the end."""
+    target.crash_at = lambda p, e, items: p == "collect" and e is entity
+    with pytest.raises(Crash):
+        migrate(state, target, plan, options)
+    target.crash_at = lambda *a: False
+    return migrate(state, target, plan, options)
+
+
+class MatchesByEmail(FakeTarget):
+    """A record of ``entity`` whose e-mail the account already has is matched, not created.
+    ``marker``: our source id is written on it (Zendesk's create_or_update writes external_id)
+    and the answer is ``answer``; without: Freshdesk answers 409 and the loader reuses it."""
+
+    def __init__(self, entity: Entity, *, marker: bool = True, answer: Outcome = Outcome.REUSED,
+                 **kw):
+        super().__init__(**kw)
+        self.entity, self.writes_marker, self.answer = entity, marker, answer
 
     def _one(self, entity, item):
-        if entity is Entity.AGENTS:
+        if entity is self.entity:
             for tid, stored in self.store[entity].items():
                 if stored.record.email == item.record.email:
+                    if not self.writes_marker:
+                        return RecordOutcome(item.source_id, Outcome.REUSED, target_id=tid)
                     stored.marker = item.source_id
-                    return RecordOutcome(item.source_id, Outcome.REUSED, target_id=tid)
+                    return RecordOutcome(item.source_id, self.answer, target_id=tid)
         return super()._one(entity, item)
 
 
@@ -273,40 +290,16 @@ def test_an_agent_that_existed_before_is_never_claimed_by_recovery(world, option
     recovery finds it (by the marker our update wrote, or by e-mail) but must not record it as
     created by the run: a rollback would delete an agent the account had before."""
     state, _, _, plan, _ = world
-    target = MatchesAgentsByEmail()
+    target = MatchesByEmail(Entity.AGENTS)  # Freshdesk sets role and scope: reused
     lead = next(a for a in plan.agents if a.email == "lead@ex.test")
     kept = target.preexisting(Entity.AGENTS, dataclasses.replace(lead, id="x"))
-    target.crash_at = lambda p, e, items: p == "collect" and e is Entity.AGENTS
-    with pytest.raises(Crash):
-        migrate(state, target, plan, options)
-    target.crash_at = lambda *a: False
-    report = migrate(state, target, plan, options)
+    report = _crashed_in_then_finished(Entity.AGENTS, state, target, plan, options)
     assert report.status == "done"
     row = state.record_rows(Entity.AGENTS, [str(lead.id)])[str(lead.id)]
     assert (row["outcome"], row["target_id"], row["created_run"]) == ("reused", kept, None)
     rollback(state, target, run_id=report.run_id)
     rollback(state, target)  # and the interrupted run's own creations
     assert kept in target.store[Entity.AGENTS]  # still there
-
-
-class MatchesUsersByEmail(FakeTarget):
-    """An end user whose e-mail the account already has is matched, not created. ``marker``:
-    Zendesk's ``create_or_update_many`` writes our external_id on it and says ``updated``;
-    without: Freshdesk answers 409 and the loader reuses the contact (found again by e-mail)."""
-
-    def __init__(self, *, marker: bool, **kw):
-        super().__init__(**kw)
-        self.writes_marker = marker
-
-    def _one(self, entity, item):
-        if entity is Entity.END_USERS:
-            for tid, stored in self.store[entity].items():
-                if stored.record.email == item.record.email:
-                    if self.writes_marker:
-                        stored.marker = item.source_id
-                        return RecordOutcome(item.source_id, Outcome.UPDATED, target_id=tid)
-                    return RecordOutcome(item.source_id, Outcome.REUSED, target_id=tid)
-        return super()._one(entity, item)
 
 
 @pytest.mark.parametrize("clock", [0.0, -30.0, 30.0], ids=["same-clock", "behind", "ahead"])
@@ -318,16 +311,12 @@ def test_an_end_user_that_existed_before_is_never_claimed_by_recovery(world, opt
     account held before the batch must not be recorded as created, or rollback deletes it;
     those the batch created are, whatever the account's clock says (its offset is known)."""
     state, source, _, plan, _ = world
-    target = MatchesUsersByEmail(marker=marker)
+    target = MatchesByEmail(Entity.END_USERS, marker=marker, answer=Outcome.UPDATED)
     target.clock = clock
     user = next(u for u in source.data[Entity.END_USERS] if u.email)
     kept = target.preexisting(Entity.END_USERS, dataclasses.replace(
         user, id="x", created_at="2019-05-01T10:00:00Z"))
-    target.crash_at = lambda p, e, items: p == "collect" and e is Entity.END_USERS
-    with pytest.raises(Crash):
-        migrate(state, target, plan, options)
-    target.crash_at = lambda *a: False
-    report = migrate(state, target, plan, options)
+    report = _crashed_in_then_finished(Entity.END_USERS, state, target, plan, options)
     assert report.status == "done"
     row = state.record_rows(Entity.END_USERS, [str(user.id)])[str(user.id)]
     assert row["target_id"] == kept and row["created_run"] is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from migrator.engine.resolve import Resolver, _IdMap
+from migrator.engine.resolve import Resolver, _id_map
 from migrator.models import Agent, EndUser, Entity, Outcome
 from migrator.state import RecordOutcome, StateStore
 
@@ -56,9 +56,9 @@ def test_end_user_ids_are_read_for_a_page_not_whole(tmp_path, monkeypatch):
 
 def test_a_staged_id_map_is_bounded(tmp_path):
     state = _store(tmp_path, users=40)
-    ids = _IdMap(state, Entity.END_USERS, limit=10)
+    ids = _id_map(state, Entity.END_USERS, limit=10)
     for start in range(0, 40, 5):
         ids.prefetch([f"u{i}" for i in range(start, start + 5)])
-        assert len(ids._ids) <= 10
+        assert len(ids._known) <= 10
     assert [ids.get(f"u{i}") for i in (0, 17, 39)] == ["T0", "T17", "T39"]
-    assert len(ids._ids) <= 10
+    assert len(ids._known) <= 10
