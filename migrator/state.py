@@ -142,9 +142,16 @@ _SET_STAMP = (records.update()
                      records.c.source_id == sa.bindparam("sid"))
               .values(stamp=sa.bindparam("st")))
 
-
-_RECORD_COLS = ("entity", "source_id", "target_id", "outcome", "reason", "created_run", "run_id",
-                "digest", "stamp", "attempts", "updated_at")
+# One statement per batch of outcomes: the created run is kept once set (rollback deletes only
+# what its run created), a missing target id keeps the one known, attempts count up.
+_OUTCOME_UPSERT = (
+    "INSERT INTO records (entity, source_id, target_id, outcome, reason, created_run, run_id, "
+    "digest, stamp, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) "
+    "ON CONFLICT (entity, source_id) DO UPDATE SET "
+    "target_id = COALESCE(excluded.target_id, records.target_id), outcome = excluded.outcome, "
+    "reason = excluded.reason, created_run = COALESCE(records.created_run, excluded.created_run), "
+    "run_id = excluded.run_id, digest = excluded.digest, stamp = excluded.stamp, "
+    "attempts = records.attempts + 1, updated_at = excluded.updated_at")
 _STAGED_COLS = ("entity", "source_id", "parent_id", "updated_at", "digest", "payload", "export_seq")
 
 
@@ -169,6 +176,7 @@ def dumps(data: Any) -> str:
 
 loads = orjson.loads
 _dumps = dumps
+_KEEP = object()  # a column left as it is
 
 
 @dataclass(frozen=True)
@@ -583,22 +591,16 @@ class StateStore:
 
     def _write_outcomes(self, conn: Connection, entity: Entity, outcomes: Sequence[RecordOutcome],
                         run_id: int) -> None:
+        """Upsert the outcomes; what a row had before is kept in SQL (no read first): the run
+        that created the record stays the first one, a missing target id keeps the old one,
+        and attempts count up."""
         if not outcomes:
             return
-        ids = [o.source_id for o in outcomes]
-        prior = {r[0]: r[1:] for r in self._fetch_in(
-            "SELECT source_id, created_run, attempts, target_id FROM records "
-            "WHERE entity = ? AND source_id IN (?*)", (entity.value,), ids, conn=conn)}
-        now = time.time()
-        rows = []
-        for o in outcomes:
-            created_run, attempts, old_target = prior.get(o.source_id, (None, 0, None))
-            if o.outcome == Outcome.CREATED and created_run is None:
-                created_run = run_id
-            rows.append((entity.value, o.source_id, o.target_id or old_target, o.outcome.value,
-                         o.reason, created_run, run_id, o.digest, o.stamp, (attempts or 0) + 1,
-                         now))
-        self._upsert_tuples(conn, records, _RECORD_COLS, rows, ["entity", "source_id"])
+        now, ent, created = time.time(), entity.value, Outcome.CREATED
+        conn.exec_driver_sql(self._marks(_OUTCOME_UPSERT), [
+            (ent, o.source_id, o.target_id or None, o.outcome.value, o.reason,
+             run_id if o.outcome == created else None, run_id, o.digest, o.stamp, now)
+            for o in outcomes])
 
     def record_outcomes(self, entity: Entity, outcomes: Sequence[RecordOutcome], run_id: int) -> None:
         with self.transaction() as conn:
@@ -696,12 +698,14 @@ class StateStore:
                    digests: dict[str, str | None] | None = None,
                    existed: set[str] | frozenset[str] = frozenset()) -> int:
         """Write a batch and its records (with the digest each is sent with, if given, and
-        whether it existed in the target before) *before* anything is sent."""
+        whether it existed in the target before) *before* anything is sent.
+
+        The three writes of a batch's life are driver-level statements: SQLAlchemy compiling
+        an insert or update per batch cost more than SQLite writing it (BENCHMARKS.md).
+        """
         now = time.time()
         with self.transaction() as conn:
-            bid = int(conn.execute(batches.insert().values(
-                run_id=run_id, entity=entity.value, status="pending", created_at=now,
-                updated_at=now)).inserted_primary_key[0])
+            bid = self._insert_batch(conn, run_id, entity, now)
             if source_ids:
                 digests = digests or {}
                 conn.exec_driver_sql(self._marks("INSERT INTO batch_items (batch_id, source_id, "
@@ -710,18 +714,40 @@ class StateStore:
                                       for s in source_ids])
         return bid
 
+    def _insert_batch(self, conn: Connection, run_id: int, entity: Entity, now: float) -> int:
+        sql = ("INSERT INTO batches (run_id, entity, status, created_at, updated_at) "
+               "VALUES (?, ?, 'pending', ?, ?)")
+        params = (run_id, entity.value, now, now)
+        if self.dialect == "sqlite":
+            cur = conn.connection.dbapi_connection.cursor()
+            try:
+                cur.execute(sql, params)
+                return int(cur.lastrowid)
+            finally:
+                cur.close()
+        return int(self._fetch(sql + " RETURNING id", params, conn)[0][0])
+
+    def _set_batch(self, conn: Connection, batch_id: int, status: str,
+                   job_id: Any = _KEEP) -> None:
+        if job_id is _KEEP:
+            conn.exec_driver_sql(self._marks(
+                "UPDATE batches SET status = ?, updated_at = ? WHERE id = ?"),
+                (status, time.time(), batch_id))
+        else:
+            conn.exec_driver_sql(self._marks(
+                "UPDATE batches SET status = ?, job_id = ?, updated_at = ? WHERE id = ?"),
+                (status, job_id, time.time(), batch_id))
+
     def mark_sent(self, batch_id: int, job_id: str | None = None) -> None:
         with self.transaction() as conn:
-            conn.execute(batches.update().where(batches.c.id == batch_id).values(
-                status="sent", job_id=job_id, updated_at=time.time()))
+            self._set_batch(conn, batch_id, "sent", job_id)
 
     def finish_batch(self, batch_id: int, entity: Entity, outcomes: Sequence[RecordOutcome],
                      run_id: int, *, cursor: tuple[str, str] | None = None) -> None:
         """Record a batch's outcomes and close it, in one transaction (with a cursor if given)."""
         with self.transaction() as conn:
             self._write_outcomes(conn, entity, outcomes, run_id)
-            conn.execute(batches.update().where(batches.c.id == batch_id).values(
-                status="done", updated_at=time.time()))
+            self._set_batch(conn, batch_id, "done")
             if cursor is not None:
                 self._set_cursor(conn, *cursor)
 
