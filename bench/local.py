@@ -11,6 +11,9 @@ the peak RSS (``VmHWM``) is that size's alone. Phases, in the order a real migra
     verify   migrator.engine.verify over every ticket (the NullTarget keeps nothing: each is
              "missing", so the whole comparison path runs and every result is written)
     rollback migrator.engine.rollback of the run (id map read and forgotten a page at a time)
+
+then, not counted in the phases, ``bench.floor``: the state store's own SQLite work per ticket
+(the same statements with nothing but a loop around them), the part no Python change removes.
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ def _rollback(state: Any, target: Any, run_id: int) -> Any:
 
 def run_size(n: int, workdir: Path, *, comments: int = 3, in_flight: int = 4,
              phases_wanted: tuple[str, ...] = ("stage", "plan", "migrate", "report", "status",
-                                               "verify", "rollback"),
+                                               "verify", "rollback", "floor"),
              ) -> dict[str, Any]:
     """Run every phase for ``n`` synthetic tickets in this process; return the measurements."""
     from migrator.engine.status import status
@@ -137,6 +140,9 @@ def run_size(n: int, workdir: Path, *, comments: int = 3, in_flight: int = 4,
     out["records_per_s"] = round(out["staged_records"] / local, 1) if local else None
     out["peak_rss_mb"] = round(vm_hwm_mb(), 1)
     state.close()
+    if "floor" in phases_wanted:  # after the peak RSS: its rows are not the engine's memory
+        from bench.floor import measure_floor
+        out["floor"] = measure_floor(workdir / "state.db")
     return out
 
 

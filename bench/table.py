@@ -30,6 +30,15 @@ def _local(results: list[dict]) -> list[dict]:
             rec = r["records_per_s"]
             rows.append(_row(f"local {n:,}: staged records/s (tickets+comments+people)", rec,
                              "(context)", rec / TARGETS["tickets_per_s"], None))
+        floor = r.get("floor") or {}
+        if floor.get("total_us"):
+            us = floor["total_us"]
+            rows.append(_row(
+                f"local {n:,}: SQLite's own work per ticket, us, 1 core (stage writes "
+                f"{floor['stage_writes_us']} + migrate reads {floor['migrate_reads_us']} + batch "
+                f"writes {floor['batch_writes_us']}; one row per ticket would stage in "
+                f"{floor['lean_stage_writes_us']})", us, "(context: 20,000/s is 50 us)",
+                us / (1e6 / TARGETS["tickets_per_s"]), None))
         rss = r["peak_rss_mb"]
         rows.append(_row(f"local {n:,} tickets: peak RSS MB (all phases)", rss, "< 200 MB",
                          rss / TARGETS["peak_rss_mb"], rss < TARGETS["peak_rss_mb"]))

@@ -28,6 +28,35 @@ def test_local_phases_move_every_ticket_and_report_rss(tmp_path):
     # VmHWM is read per phase; Linux syncs per-thread RSS counters lazily, so only sanity here.
     assert all(p["peak_rss_mb"] > 10 for p in result["phases"].values())
     assert result["tickets_per_s"] > 0
+    # the floor replays the staged tickets' own statements into a fresh database
+    floor = result["floor"]
+    assert floor["tickets"] == 300
+    parts = floor["stage_writes_us"] + floor["migrate_reads_us"] + floor["batch_writes_us"]
+    assert floor["total_us"] == round(parts, 1) and all(
+        floor[k] > 0 for k in ("stage_writes_us", "migrate_reads_us", "batch_writes_us",
+                               "lean_stage_writes_us"))
+    row = next(r for r in rows_for({"local": [result]}) if "SQLite's own work" in r["measure"])
+    assert row["value"] == floor["total_us"] and row["ok"] is None
+
+
+def test_floor_writes_what_the_state_store_would(tmp_path):
+    """The replay's statements are the store's: after it, the fresh database holds each
+    staged ticket, its comments and one batch item and outcome per ticket."""
+    import sqlite3
+    from bench.floor import _fresh, _pages
+    run_size(120, tmp_path, comments=2, phases_wanted=("stage",))
+    src = sqlite3.connect(tmp_path / "state.db")
+    pages, people, n = _pages(src, 50)
+    assert n == 50 and len(pages) == 1
+    staged_comments = src.execute(
+        "SELECT COUNT(*) FROM staged WHERE entity = 'comments' AND parent_id IN "
+        "(SELECT source_id FROM staged WHERE entity = 'tickets' ORDER BY source_id LIMIT 50)"
+    ).fetchone()[0]
+    assert len(pages[0]) == 50 + staged_comments
+    db = _fresh(tmp_path / "fresh.db")
+    from bench.floor import _STAGE
+    db.executemany(_STAGE, pages[0])
+    assert db.execute("SELECT COUNT(*) FROM staged").fetchone()[0] == len(pages[0])
 
 
 def test_budget_scenario_counts_windows_against_the_plan_limit():
