@@ -3,8 +3,11 @@
 Per entity (reference ``zendesk-api.md`` §5):
     ticket_fields   reuse by title (missing options added) or ``POST /ticket_fields``
     organizations   reuse by name, else ``organizations/create_many`` (job)
-    end_users,      ``users/create_or_update_many`` by 100 (job, matched by external_id); a 403
-    agents          (bulk import disabled) falls back to ``users/create_or_update`` one by one
+    end_users,      ``users/create_or_update_many`` by 100 (job, matched by external_id or
+    agents          e-mail); a 403 (bulk import disabled) falls back to ``users/create_or_update``
+                    one by one. An existing user it will change is noted first, with what it
+                    had, so a rollback puts it back (agents: listed once; end users: the
+                    account's users listed once into a temporary file, looked up per batch)
     groups          reuse by name, else ``POST /groups``
     memberships     reuse existing (user, group) pairs, else ``group_memberships/create_many``
     tickets         attachments uploaded, then ``imports/tickets/create_many`` (job) with every
@@ -25,7 +28,9 @@ from typing import Any, Callable, Iterator, Sequence
 from connectors.base import (Change, ChangeLog, CheckItem, Helper, LoadItem, Submission,
                              TargetCapabilities, TeamGroup)
 from connectors.zendesk import admin, render
+from connectors.zendesk.existing_users import UsersByEmail
 from connectors.zendesk.jobs import JobQueue, job_outcomes
+from connectors.zendesk.paging import iter_cbp
 from connectors.zendesk.lookups import Lookups
 from connectors.zendesk.tickets import import_one, prepare_tickets
 from connectors.zendesk.writes import OnceClient, Unknown, wait_for
@@ -70,7 +75,11 @@ class ZendeskTarget:
         self._placeholder_id: int | None = None
         self._placeholder_lock = threading.Lock()  # tickets of a batch are prepared in parallel
         self._helpers: list[Helper] = []
-        self._changes = ChangeLog()  # existing agents this target updates
+        self._changes = ChangeLog()  # existing users this target updates
+        # every user the account had (create_or_update matches an end user's e-mail on any)
+        self._users_before = UsersByEmail(
+            lambda: (items for items, _, _ in iter_cbp(client, "/api/v2/users", "users")),
+            RESTORED_END_USER_FIELDS)
         self._agents_now: dict[str, dict] | None = None  # e-mail -> the target's agent, as read
         self._sleep = sleep
 
@@ -170,7 +179,8 @@ class ZendeskTarget:
         return self.client.budgets.stats()
 
     def close(self) -> None:
-        """Close the connection pools."""
+        """Close the connection pools (and the temporary file of the account's users)."""
+        self._users_before.close()
         self.client.close()
         if self.writes is not None:
             self.writes.close()
@@ -249,6 +259,8 @@ class ZendeskTarget:
                 notes[i] = [note]
         if entity is Entity.AGENTS:
             self._note_agent_changes(bodies)
+        else:
+            self._note_end_user_changes(bodies)
         if self.bulk_users:
             try:
                 return self._job(entity, items, "/api/v2/users/create_or_update_many", "users",
@@ -400,6 +412,16 @@ class ZendeskTarget:
                 # noted before the job is sent (see ChangeLog)
                 self._changes.note(Change(Entity.AGENTS, str(now["id"]), before))
 
+    def _note_end_user_changes(self, bodies: dict[int, dict]) -> None:
+        """Users the account had whose e-mail this batch of end users carries (and that no
+        earlier batch of this process wrote): what they have now, noted before the job."""
+        by_email = {str(b.get("email") or "").lower(): b for b in bodies.values()
+                    if b.get("email")}
+        for email, uid, before in self._users_before.find(by_email):
+            body = by_email[email]
+            if any(k in body and body[k] != before.get(k) for k in RESTORED_END_USER_FIELDS):
+                self._changes.note(Change(Entity.END_USERS, uid, before))
+
     def watch_changes(self, sink: Callable[[list[Change]], None] | None) -> None:
         """Hand each change to ``sink`` before its write (``None``: queue for ``changes()``)."""
         self._changes.watch(sink)
@@ -409,17 +431,23 @@ class ZendeskTarget:
         return self._changes.drain()
 
     def restore(self, entity: Entity, target_id: str, before: dict[str, Any]) -> None:
-        """Put an existing agent back as the run found it (name, role, custom role, external
-        id, tags, suspension); one deleted since has nothing to restore."""
-        if Entity(entity) is not Entity.AGENTS:
+        """Put an existing user back as the run found it (agents: name, role, custom role,
+        external id, tags, suspension; end users also phone and organisation); one deleted
+        since has nothing to restore."""
+        entity = Entity(entity)
+        if entity not in (Entity.AGENTS, Entity.END_USERS):
             raise MigratorError(f"Zendesk target: cannot restore {entity} {target_id}")
-        body = {k: v for k, v in before.items() if v is not None or k == "external_id"}
+        body = {k: v for k, v in before.items() if v is not None or k in _CLEARABLE}
         body["tags"] = before.get("tags") or []
         self.client.request("PUT", f"/api/v2/users/{target_id}", json={"user": body}, ok=(404,))
 
 
 # What ``users/create_or_update`` may overwrite on an existing agent, and a rollback puts back.
 RESTORED_USER_FIELDS = ("name", "role", "custom_role_id", "external_id", "tags", "suspended")
+# ... on an existing end user (or an agent sharing an end user's e-mail: its role comes back).
+RESTORED_END_USER_FIELDS = (*RESTORED_USER_FIELDS, "phone", "organization_id")
+# put back as empty when they were (a restore leaves other unset fields alone)
+_CLEARABLE = frozenset({"external_id", "phone", "organization_id"})
 
 
 def _collision(reason: str | None) -> bool:

@@ -205,8 +205,10 @@ def test_a_zendesk_user_the_target_had_survives_a_kill_in_its_batch_and_rollback
     """Zendesk's create_or_update_many matches an e-mail the account has, updates that user and
     writes our marker (external_id) on it. Killed in a batch of users, the next run finds the
     batch by marker: users the account had before must not be recorded as created, or rollback
-    deletes them (the target's clock is read from its Date headers)."""
+    deletes them (the target's clock is read from its Date headers). The rollback puts back what
+    the run wrote on them (name, external id, tags, ...)."""
     from connectors.sandbox import zendesk_render as ZR
+    from connectors.zendesk.load import RESTORED_END_USER_FIELDS
     from tests.engine.sandbox_project import start_pair, write_project
     source, target = start_pair(monkeypatch, "freshdesk", "zendesk", tickets=20)
     try:
@@ -224,7 +226,10 @@ def test_a_zendesk_user_the_target_had_survives_a_kill_in_its_batch_and_rollback
                     user, id=str(uid), name=f"{user.name} (theirs)",
                     created_at="2020-01-01T00:00:00Z", updated_at="2020-01-01T00:00:00Z"))
                 theirs[uid] = user.email.lower()
+            had = {uid: {k: store.users[uid].get(k) for k in RESTORED_END_USER_FIELDS}
+                   for uid in theirs}
         _killed_in_users_then_finished(path)
+        assert all(store.users[uid]["name"] != had[uid]["name"] for uid in theirs)  # written
         with Project.load(path) as project:
             ids = project.state.target_ids(Entity.END_USERS)
             assert {str(u) for u in theirs} <= set(ids.values())  # matched, tickets use them
@@ -232,6 +237,8 @@ def test_a_zendesk_user_the_target_had_survives_a_kill_in_its_batch_and_rollback
         left = {uid: (u.get("email") or "").lower() for uid, u in store.users.items()
                 if u.get("role") == "end-user"}
         assert left == theirs  # the account's own users, and only those
+        assert {uid: {k: store.users[uid].get(k) for k in RESTORED_END_USER_FIELDS}
+                for uid in theirs} == had  # as they were before the first run
     finally:
         source.stop()
         target.stop()

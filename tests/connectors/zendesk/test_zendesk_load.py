@@ -473,3 +473,46 @@ def test_existing_agents_changed_are_reported_with_what_they_had_and_restored(ta
     target.restore(Entity.AGENTS, "41", change.before)
     [put] = router.calls("PUT", "/api/v2/users/41")
     assert router.body(put)["user"] == change.before
+
+
+def test_existing_end_users_matched_by_email_are_noted_before_the_job_and_restored(
+        target, router):
+    """create_or_update_many updates a user the account has with the e-mail sent: what it had
+    is noted before the job (for a rollback), once per user it changes; the account's users
+    are listed once for every batch."""
+    router.on("GET", "/api/v2/users", {"users": [
+        {"id": 41, "name": "Cy (theirs)", "email": "CY@x.test", "role": "end-user",
+         "custom_role_id": None, "external_id": None, "tags": ["vip"], "suspended": False,
+         "phone": "+49 30 1", "organization_id": 9},
+        {"id": 42, "name": "Same", "email": "same@x.test", "role": "end-user",
+         "custom_role_id": None, "external_id": "u2", "tags": [], "suspended": False,
+         "phone": None, "organization_id": None},
+        {"id": 43, "name": "Agent Al", "email": "al@x.test", "role": "agent",
+         "custom_role_id": 12, "external_id": None, "tags": [], "suspended": False}],
+        "meta": {"has_more": False}})
+    router.on("POST", "/api/v2/users/create_or_update_many", _queued("J2"))
+    router.on("GET", JOB, _done("J2", [{"id": 41, "status": "Updated", "external_id": "u1"},
+                                       {"id": 42, "status": "Updated", "external_id": "u2"},
+                                       {"id": 50, "status": "Created", "external_id": "u3"}]))
+    router.on("PUT", "/api/v2/users/41", {"user": {"id": 41}})
+    items = [LoadItem("u1", EndUser(id="u1", name="Cy", email="cy@x.test")),
+             LoadItem("u2", EndUser(id="u2", name="Same", email="same@x.test")),
+             LoadItem("u3", EndUser(id="u3", name="New", email="new@x.test"))]
+    target.collect(target.submit(Entity.END_USERS, items))
+    [change] = target.changes()  # the user sent as it is and the new one are not changes
+    assert (change.entity, change.target_id) == (Entity.END_USERS, "41")
+    assert change.before == {"name": "Cy (theirs)", "role": "end-user", "custom_role_id": None,
+                             "external_id": None, "tags": ["vip"], "suspended": False,
+                             "phone": "+49 30 1", "organization_id": 9}
+    # an end user carrying an agent's e-mail would turn it into an end user: noted with its role
+    target.collect(target.submit(Entity.END_USERS, [
+        LoadItem("u4", EndUser(id="u4", name="Al", email="al@x.test"))]))
+    [agent] = target.changes()
+    assert (agent.target_id, agent.before["role"], agent.before["custom_role_id"]) == (
+        "43", "agent", 12)
+    assert len(router.calls("GET", "/api/v2/users")) == 1  # listed once, looked up per batch
+    target.restore(Entity.END_USERS, "41", change.before)
+    [put] = router.calls("PUT", "/api/v2/users/41")
+    assert router.body(put)["user"] == {
+        "name": "Cy (theirs)", "role": "end-user", "external_id": None, "tags": ["vip"],
+        "suspended": False, "phone": "+49 30 1", "organization_id": 9}

@@ -249,12 +249,16 @@ def test_sandbox_custom_statuses_answers_match_the_oas(oas, relaxed_oas):
             assert "custom_status_id" in refused.json()["details"]
 
 
-def test_rollback_restore_body_validates_against_oas(oas, target, router):
-    """``migrator rollback`` puts an existing agent back with ``PUT /users/{id}`` (UpdateUser)."""
+@pytest.mark.parametrize("entity, before", [
+    (Entity.AGENTS, {"name": "Ann A.", "role": "agent", "custom_role_id": 12,
+                     "external_id": None, "tags": ["vip"], "suspended": False}),
+    (Entity.END_USERS, {"name": "Cy", "role": "end-user", "custom_role_id": None,
+                        "external_id": None, "tags": [], "suspended": False, "phone": None,
+                        "organization_id": 9})])
+def test_rollback_restore_body_validates_against_oas(oas, target, router, entity, before):
+    """``migrator rollback`` puts an existing user back with ``PUT /users/{id}`` (UpdateUser)."""
     router.on("PUT", "/api/v2/users/41", {"user": {"id": 41}})
-    target.restore(Entity.AGENTS, "41", {"name": "Ann A.", "role": "agent", "custom_role_id": 12,
-                                          "external_id": None, "tags": ["vip"],
-                                          "suspended": False})
+    target.restore(entity, "41", before)
     [put] = router.calls("PUT", "/api/v2/users/41")
     template, op = _operation(oas, "PUT", put.url.path)
     assert op["operationId"] == "UpdateUser"
