@@ -116,9 +116,9 @@ class FreshdeskTarget(EntityLoader):
         elif entity is Entity.GROUPS:
             yield from (P.parse_group(g) for g in self._list("groups"))
         elif entity is Entity.ORGANIZATIONS:
-            yield from (P.parse_company(c) for c in self._list("companies"))
+            yield from (P.parse_company(c) for c in self._rows("companies"))
         elif entity is Entity.END_USERS:
-            yield from (P.parse_contact(c) for c in self._list("contacts"))
+            yield from (P.parse_contact(c) for c in self._rows("contacts"))
 
     def submit(self, entity: Entity, items: list[LoadItem]) -> Submission:
         """Send one batch; Freshdesk answers synchronously, so outcomes are ready at once."""

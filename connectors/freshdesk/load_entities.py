@@ -10,10 +10,11 @@ and sent again only if it is not there.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import httpx
 
+from migrator.diskmap import DiskMap
 from migrator.errors import ConfigError, MigratorError, RecordError
 from migrator.http import HttpClient
 from migrator.writes import OnceClient, create_once
@@ -56,7 +57,8 @@ class EntityLoader:
                        if once is not None else None)
         self.create_agents = create_agents
         self._roles: dict[str, Role] | None = None
-        self._companies: dict[str, str] | None = None
+        self._companies: DiskMap | None = None  # name (lower case) -> id; many in an account
+        self._companies_lock = threading.Lock()
         self._created: dict[Entity, RecentIds] = {e: RecentIds() for e in Entity}
         self._changes = ChangeLog()  # existing agents and groups changed here
         self._lock = threading.Lock()
@@ -69,8 +71,12 @@ class EntityLoader:
         return self._group_locks[hash(str(group_id)) % len(self._group_locks)]
 
     def _list(self, resource: str, params: dict[str, Any] | None = None) -> list[dict]:
-        return [row for page, _ in iter_pages(self.client, f"{API}/{resource}", params)
-                for row in page]
+        return list(self._rows(resource, params))
+
+    def _rows(self, resource: str, params: dict[str, Any] | None = None) -> Iterator[dict]:
+        """The rows of a listing, a page at a time (never the whole listing at once)."""
+        for page, _ in iter_pages(self.client, f"{API}/{resource}", params):
+            yield from page
 
     def roles_by_id(self) -> dict[str, Role]:
         """Target roles, read once."""
@@ -157,11 +163,12 @@ class EntityLoader:
         return RecordOutcome(item.source_id, Outcome.CREATED, str(target_id), reason)
 
     # -- companies and contacts ------------------------------------------------------------
-    def _company_ids(self) -> dict[str, str]:
-        if self._companies is None:
-            self._companies = {str(c["name"]).lower(): str(c["id"])
-                               for c in self._list("companies")}
-        return self._companies
+    def _company_ids(self) -> DiskMap:
+        with self._companies_lock:
+            if self._companies is None:
+                self._companies = DiskMap((str(c["name"]).lower(), str(c["id"]))
+                                          for c in self._rows("companies"))
+            return self._companies
 
     def _company(self, item: LoadItem) -> RecordOutcome:
         org: Organization = item.record

@@ -6,8 +6,9 @@ import threading
 from typing import Any, Callable
 
 from connectors.zendesk import render
-from connectors.zendesk.paging import list_all
+from connectors.zendesk.paging import iter_cbp, list_all
 from connectors.zendesk.writes import Unknown
+from migrator.diskmap import DiskMap
 from migrator.errors import ConfigError, RecordError
 from migrator.http import HttpClient
 from migrator.models import Outcome, TicketField
@@ -74,11 +75,12 @@ class Lookups:
             s["agent_label"].strip().lower(): s for s in list_custom_statuses(self.client)
             if s.get("active", True) and (s.get("agent_label") or "").strip()})
 
-    def organizations(self) -> dict[str, str]:
-        """Organization name (lower case) -> id."""
-        return self._get("orgs", lambda: {o["name"].strip().lower(): str(o["id"]) for o in
-                                          list_all(self.client, "/api/v2/organizations",
-                                                   "organizations")})
+    def organizations(self) -> DiskMap:
+        """Organization name (lower case) -> id, in a temporary file (an account's
+        organisations can be many), read a page at a time."""
+        return self._get("orgs", lambda: DiskMap(
+            (o["name"].strip().lower(), str(o["id"])) for items, _, _ in
+            iter_cbp(self.client, "/api/v2/organizations", "organizations") for o in items))
 
     def groups(self) -> dict[str, str]:
         """Group name (lower case) -> id, deleted groups left out."""

@@ -20,11 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from migrator.diskmap import DiskMap
 from migrator.engine.records import skip_reason
 from migrator.models import Entity, Outcome
 from migrator.state import RecordOutcome
 
-__all__ = ["Decision", "classify", "reuse_key", "REUSE_ENTITIES"]
+__all__ = ["Decision", "classify", "reuse_key", "existing_index", "REUSE_ENTITIES"]
 
 DONE = {Outcome.CREATED.value, Outcome.UPDATED.value, Outcome.UNCHANGED.value}
 
@@ -55,6 +56,13 @@ def reuse_key(entity: Entity, record: Any) -> list[str]:
     if entity in (Entity.GROUPS, Entity.ORGANIZATIONS):
         return [k for k in (_lower(record.name),) if k]
     return []
+
+
+def existing_index(target: Any, entity: Entity) -> DiskMap:
+    """What the target has of ``entity``, by the names records are matched by (the first record
+    of a name wins), in a temporary file: an account's organisations can be many."""
+    return DiskMap((key, str(rec.id)) for rec in target.existing(entity) or ()
+                   for key in reuse_key(entity, rec))
 
 
 def _new(entity: Entity, sid: str, record: Any, d: str, existing: dict, options: Any) -> Decision:

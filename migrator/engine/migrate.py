@@ -16,7 +16,8 @@ from typing import Any, Iterator
 
 from connectors.base import LoadItem
 from migrator.engine.batches import BatchRunner
-from migrator.engine.classify import REUSE_ENTITIES, classify, reuse_key
+from migrator.diskmap import DiskMap
+from migrator.engine.classify import REUSE_ENTITIES, classify, existing_index
 from migrator.engine.helpers import record_helpers, watch_changes
 from migrator.engine.records import (TicketWork, count_step_records, iter_step_records,
                                      iter_ticket_work, record_digest)
@@ -45,16 +46,9 @@ class MigrateOptions:
     label: dict[str, Any] = field(default_factory=dict)  # recorded with the run (sample, seed...)
 
 
-def load_existing(target: Any) -> dict[Entity, dict[str, str]]:
+def load_existing(target: Any) -> dict[Entity, DiskMap]:
     """What the target already has, indexed by the names records are matched by."""
-    out: dict[Entity, dict[str, str]] = {}
-    for entity in REUSE_ENTITIES:
-        index: dict[str, str] = {}
-        for rec in target.existing(entity) or ():
-            for key in reuse_key(entity, rec):
-                index.setdefault(key, str(rec.id))
-        out[entity] = index
-    return out
+    return {entity: existing_index(target, entity) for entity in REUSE_ENTITIES}
 
 
 def selected(selection: dict[Entity, set[str] | None] | None, entity: Entity
@@ -90,7 +84,7 @@ class _Run:
         self.size = max(1, min(caps.batch_size, options.batch_size))
         self.in_flight = opts.in_flight or options.max_in_flight
         self.resolver = Resolver(state, plan)
-        self.existing: dict[Entity, dict[str, str]] = {}
+        self.existing: dict[Entity, Any] = {}  # entity -> DiskMap of what the target has
         self.run_id = 0
         self._by_outcome: dict[str, Any] = {}
         self._existed: set[str] = set()  # decided "send" but held by the target before the run

@@ -25,7 +25,7 @@ import logging
 from typing import Any
 
 from connectors.base import LoadItem, Submission
-from migrator.engine.classify import reuse_key
+from migrator.engine.classify import existing_index, reuse_key
 from migrator.engine.steps import PLAN_ENTITIES
 from migrator.models import Entity, Outcome, iso
 from migrator.state import RecordOutcome, StateStore
@@ -73,7 +73,7 @@ class _NaturalKeys:
 
     def __init__(self, state: StateStore, target: Any, plan: Any):
         self.state, self.target, self.plan = state, target, plan
-        self._index: dict[Entity, dict[str, str]] = {}
+        self._index: dict[Entity, Any] = {}  # entity -> DiskMap
 
     def _record(self, entity: Entity, sid: str) -> Any:
         if entity in PLAN_ENTITIES:
@@ -91,11 +91,7 @@ class _NaturalKeys:
             hits = lookup(entity, sorted(set(keys.values())))
             return {sid: hits[key] for sid, key in keys.items() if key in hits}
         if entity not in self._index:
-            index: dict[str, str] = {}
-            for rec in self.target.existing(entity) or ():
-                for key in reuse_key(entity, rec):
-                    index.setdefault(key, str(rec.id))
-            self._index[entity] = index
+            self._index[entity] = existing_index(self.target, entity)
         out = {}
         for sid in ids:
             rec = self._record(entity, sid)
