@@ -75,10 +75,11 @@ class DiskMap:
         """Every pair in key order, read a page at a time."""
         last = None
         while True:
-            with self._lock:
-                rows = self._db.execute(
-                    "SELECT k, v FROM kv WHERE ? IS NULL OR k > ? ORDER BY k LIMIT 1000",
-                    (last, last)).fetchall()
+            with self._lock:  # two statements: one with an OR would scan from the start
+                rows = (self._db.execute("SELECT k, v FROM kv ORDER BY k LIMIT 1000")
+                        if last is None else
+                        self._db.execute("SELECT k, v FROM kv WHERE k > ? ORDER BY k LIMIT 1000",
+                                         (last,))).fetchall()
             yield from rows
             if len(rows) < 1000:
                 return

@@ -1,8 +1,8 @@
 """The state store: everything a migration must remember, in one SQLAlchemy database.
 
-SQLite (``sqlite:///.migrator/state.db``) by default; any SQLAlchemy URL works, and the code
-uses only portable SQL plus the two dialects' ``ON CONFLICT`` upserts, so PostgreSQL behaves
-the same.
+SQLite (``sqlite:///.migrator/state.db``) by default, or PostgreSQL (``postgresql://...``);
+the code uses portable SQL plus the two dialects' ``ON CONFLICT`` upserts, so both behave the
+same. Other databases are refused with a message.
 
 Tables:
     meta           schema version and project facts
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -155,6 +156,11 @@ _OUTCOME_UPSERT = (
 _STAGED_COLS = ("entity", "source_id", "parent_id", "updated_at", "digest", "payload", "export_seq")
 
 
+def _shown(url: str) -> str:
+    """A database URL as it may be shown: a password in it is masked."""
+    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
+
+
 def digest(payload: str) -> str:
     """A short stable digest of a JSON payload."""
     return hashlib.sha1(payload.encode()).hexdigest()
@@ -205,8 +211,9 @@ class StateStore:
         try:
             self.engine = self._make_engine(url)
             self._upgrade()
-        except sa.exc.ArgumentError as exc:
-            raise ConfigError(f"state database URL {url!r} is not valid: {exc}",
+        except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: e.g. a bad port
+            raise ConfigError(f"state database URL {_shown(url)!r} is not valid: "
+                              f"{str(exc).replace(url, _shown(url))}",
                               hint="use sqlite:///path/state.db or postgresql+psycopg://...") from None
         except sa.exc.OperationalError as exc:
             raise ConfigError(f"cannot open the state database: {exc.orig}",
@@ -235,6 +242,10 @@ class StateStore:
             return engine
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        if not url.startswith("postgresql"):
+            raise ConfigError(f"the state database must be SQLite or PostgreSQL, not "
+                              f"{url.split(':', 1)[0]!r}",
+                              hint="use sqlite:///path/state.db or postgresql://user@host/db")
         return sa.create_engine(url, pool_pre_ping=True)
 
     def _upgrade(self) -> None:

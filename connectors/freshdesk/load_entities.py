@@ -122,7 +122,8 @@ class EntityLoader:
         return create_once(self.writes.request, "POST", path, find, **kw)
 
     def _named(self, resource: str, name: str, key: str = "name") -> dict | None:
-        return next((row for row in self._list(resource)
+        """The first row of a listing whose ``key`` is ``name`` (read until found)."""
+        return next((row for row in self._rows(resource)
                      if str(row.get(key) or "").lower() == name.lower()), None)
 
     def _contact_like(self, user: EndUser) -> dict | None:
@@ -178,10 +179,13 @@ class EntityLoader:
         response = self.create(f"{API}/companies", lambda: self._named("companies", org.name),
                                json=R.render_company(org), ok=(409,))
         if response.status_code == 409:  # the name is taken since we listed: reuse it
-            self._companies = None
-            known = self._company_ids().get(org.name.lower())
-            if known:
-                return RecordOutcome(item.source_id, Outcome.REUSED, known)
+            row = self._named("companies", org.name)
+            if row is None:
+                return RecordOutcome(item.source_id, Outcome.FAILED, None,
+                                     f"Freshdesk reports a company named {org.name!r} exists but "
+                                     f"does not list it: {response.text[:200]}")
+            self._company_ids()[org.name.lower()] = str(row["id"])
+            return RecordOutcome(item.source_id, Outcome.REUSED, str(row["id"]))
         data = response.json()
         self._company_ids()[org.name.lower()] = str(data["id"])
         return self._created_outcome(Entity.ORGANIZATIONS, item, data["id"])

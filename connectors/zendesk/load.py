@@ -76,11 +76,9 @@ class ZendeskTarget:
         self._placeholder_lock = threading.Lock()  # tickets of a batch are prepared in parallel
         self._helpers: list[Helper] = []
         self._changes = ChangeLog()  # existing users this target updates
-        # every user the account had (create_or_update matches an end user's e-mail on any)
-        self._users_before = UsersByEmail(
-            lambda: (items for items, _, _ in iter_cbp(client, "/api/v2/users", "users")),
-            RESTORED_END_USER_FIELDS)
-        self._agents_now: dict[str, dict] | None = None  # e-mail -> the target's agent, as read
+        # every user the account had when the run began (create_or_update matches any user by
+        # e-mail): listed at the run's first batch of users, again for each new run
+        self._users_before = self._user_snapshot()
         self._sleep = sleep
 
     # -- protocol --------------------------------------------------------------------------
@@ -257,10 +255,7 @@ class ZendeskTarget:
             bodies[i], note = self._user_body(item)
             if note:
                 notes[i] = [note]
-        if entity is Entity.AGENTS:
-            self._note_agent_changes(bodies)
-        else:
-            self._note_end_user_changes(bodies)
+        self._note_user_changes(entity, bodies)
         if self.bulk_users:
             try:
                 return self._job(entity, items, "/api/v2/users/create_or_update_many", "users",
@@ -396,35 +391,39 @@ class ZendeskTarget:
         out, self._helpers = self._helpers, []
         return out
 
-    def _note_agent_changes(self, bodies: dict[int, dict]) -> None:
-        """Agents that exist (matched by e-mail, as ``create_or_update`` matches them) and that
-        this batch will change: what they have now, so a rollback can put it back."""
-        if self._agents_now is None:
-            rows = admin.list_all(self.client, "/api/v2/users", "users",
-                                  params={"role[]": ["agent", "admin"]})
-            self._agents_now = {str(u["email"]).lower(): u for u in rows if u.get("email")}
-        for body in bodies.values():
-            now = self._agents_now.get(str(body.get("email") or "").lower())
-            if now is None:
-                continue
-            before = {k: now.get(k) for k in RESTORED_USER_FIELDS}
-            if any(k in body and body[k] != before[k] for k in before):
-                # noted before the job is sent (see ChangeLog)
-                self._changes.note(Change(Entity.AGENTS, str(now["id"]), before))
+    def _user_snapshot(self) -> UsersByEmail:
+        return UsersByEmail(
+            lambda: (items for items, _, _ in iter_cbp(self.client, "/api/v2/users", "users")),
+            RESTORED_END_USER_FIELDS)
 
-    def _note_end_user_changes(self, bodies: dict[int, dict]) -> None:
-        """Users the account had whose e-mail this batch of end users carries (and that no
-        earlier batch of this process wrote): what they have now, noted before the job."""
+    def _note_user_changes(self, entity: Entity, bodies: dict[int, dict]) -> None:
+        """Users the account had when the run began (matched by e-mail, as ``create_or_update``
+        matches them) that this batch will change: what they had, noted before the job, so a
+        rollback can put it back. An end user never demotes the account's agent: its role is
+        left out of the body."""
         by_email = {str(b.get("email") or "").lower(): b for b in bodies.values()
                     if b.get("email")}
-        for email, uid, before in self._users_before.find(by_email):
+        if not by_email:
+            return
+        fields = RESTORED_USER_FIELDS if entity is Entity.AGENTS else RESTORED_END_USER_FIELDS
+        for email, uid, had in self._users_before.find(by_email):
             body = by_email[email]
-            if any(k in body and body[k] != before.get(k) for k in RESTORED_END_USER_FIELDS):
-                self._changes.note(Change(Entity.END_USERS, uid, before))
+            if entity is Entity.END_USERS and had.get("role") in ("agent", "admin"):
+                body.pop("role", None)
+            before = {k: had.get(k) for k in fields}
+            if any(k in body and body[k] != before[k] for k in fields):
+                # noted before the job is sent (see ChangeLog)
+                self._changes.note(Change(entity, uid, before))
 
     def watch_changes(self, sink: Callable[[list[Change]], None] | None) -> None:
-        """Hand each change to ``sink`` before its write (``None``: queue for ``changes()``)."""
+        """Hand each change to ``sink`` before its write (``None``: queue for ``changes()``).
+
+        A new sink is a new run (``follow`` runs one per round): what the users had is read
+        again at its first batch, so each run's changes are its own."""
         self._changes.watch(sink)
+        if sink is not None:
+            self._users_before.close()
+            self._users_before = self._user_snapshot()
 
     def changes(self) -> list[Change]:
         """Existing agents updated since the last call, with what they had."""

@@ -104,6 +104,10 @@ def test_created_run_is_kept_when_a_later_run_updates(state_url):
     store.record_outcomes(Entity.END_USERS, [RecordOutcome("u", Outcome.UPDATED, None)], r2)
     assert store.created_by_run(Entity.END_USERS, r1) == {"u": "9"}
     assert store.created_by_run(Entity.END_USERS, r2) == {}
+    # "created" again by a later run (a resend): still the first run's, rollback of r2 keeps it
+    store.record_outcomes(Entity.END_USERS, [RecordOutcome("u", Outcome.CREATED, "")], r2)
+    assert store.created_by_run(Entity.END_USERS, r1) == {"u": "9"}  # an empty id keeps "9"
+    assert store.record_rows(Entity.END_USERS, ["u"])["u"]["attempts"] == 3
     store.close()
 
 
@@ -146,3 +150,12 @@ def test_postgres_backend_really_is_postgres(pg_url):
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("select current_schema()")).scalar().startswith("t_")
     store.close()
+
+
+@pytest.mark.parametrize("url, said", [
+    ("mysql://bob:s3cret@db/x", "SQLite or PostgreSQL"),
+    ("postgresql://bob:s3cret@db:notaport/x", "not valid")])
+def test_a_state_url_it_cannot_use_is_a_clear_error_without_the_password(url, said):
+    with pytest.raises(ConfigError) as err:
+        StateStore(url)
+    assert said in err.value.message and "s3cret" not in str(err.value)

@@ -144,3 +144,42 @@ def test_ticket_field_with_lost_answer_made_once(account, net, target_factory, a
     [outcome] = target.submit(Entity.TICKET_FIELDS, [LoadItem("f1", field)]).outcomes
     assert outcome.outcome is Outcome.CREATED, outcome.reason
     assert [f["id"] for f in account.fields if f["label"] == "X thing"] == [int(outcome.target_id)]
+
+
+def test_a_company_name_taken_since_the_listing_is_reused_and_one_not_listed_fails(
+        account, httpx_mock, target_factory) -> None:
+    """Freshdesk answers 409 for a company name it has: one created after the target listed
+    its companies is found by name and reused (and remembered); a 409 for a name the account
+    does not list is a failed record with the reason, not a crash."""
+    target = target_factory()
+    conflicts: list[str] = []
+
+    def create(body, q):
+        if body["name"] in ("Late Co", "Ghost Co"):
+            conflicts.append(body["name"])
+            if body["name"] == "Late Co":  # made by someone else since we listed
+                account.companies[900] = {"id": 900, "name": "Late Co"}
+            return httpx.Response(409, json={"errors": [{"code": "duplicate_value"}]})
+        return account.create_company(body, q)
+
+    httpx_mock.add_callback(lambda r: _route(account, r, create), is_reusable=True,
+                            is_optional=True)
+    items = [LoadItem("o1", Organization(id="o1", name="Late Co")),
+             LoadItem("o2", Organization(id="o2", name="Ghost Co")),
+             LoadItem("o3", Organization(id="o3", name="New Co"))]
+    out = {o.source_id: o for o in target.collect(target.submit(Entity.ORGANIZATIONS, items))}
+    assert (out["o1"].outcome, out["o1"].target_id) == (Outcome.REUSED, "900")
+    assert out["o2"].outcome == Outcome.FAILED and "Ghost Co" in out["o2"].reason
+    assert out["o3"].outcome == Outcome.CREATED
+    assert sorted(conflicts) == ["Ghost Co", "Late Co"]
+    # remembered: sent again, "Late Co" is reused without another POST
+    again = target.collect(target.submit(Entity.ORGANIZATIONS, [items[0]]))
+    assert (again[0].outcome, again[0].target_id) == (Outcome.REUSED, "900")
+    assert conflicts.count("Late Co") == 1
+
+
+def _route(account: Account, request: httpx.Request, create) -> httpx.Response:
+    import json as _json
+    if request.method == "POST" and request.url.path == "/api/v2/companies":
+        return create(_json.loads(request.content), dict(request.url.params))
+    return account(request)

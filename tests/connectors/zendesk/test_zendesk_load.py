@@ -504,13 +504,23 @@ def test_existing_end_users_matched_by_email_are_noted_before_the_job_and_restor
     assert change.before == {"name": "Cy (theirs)", "role": "end-user", "custom_role_id": None,
                              "external_id": None, "tags": ["vip"], "suspended": False,
                              "phone": "+49 30 1", "organization_id": 9}
-    # an end user carrying an agent's e-mail would turn it into an end user: noted with its role
+    # an end user carrying an agent's e-mail does not make it an end user (no role sent); what
+    # it changes (name, external id) is noted with the rest
     target.collect(target.submit(Entity.END_USERS, [
         LoadItem("u4", EndUser(id="u4", name="Al", email="al@x.test"))]))
     [agent] = target.changes()
     assert (agent.target_id, agent.before["role"], agent.before["custom_role_id"]) == (
         "43", "agent", 12)
+    sent = router.body(router.calls("POST", "/api/v2/users/create_or_update_many")[-1])
+    assert "role" not in sent["users"][0] and sent["users"][0]["external_id"] == "u4"
     assert len(router.calls("GET", "/api/v2/users")) == 1  # listed once, looked up per batch
+    # a new run (a new sink: follow runs one per round) reads the account again
+    noted = []
+    target.watch_changes(noted.extend)
+    target.collect(target.submit(Entity.END_USERS, [items[0]]))
+    assert len(router.calls("GET", "/api/v2/users")) == 2
+    assert [c.target_id for c in noted] == ["41"]
+    target.watch_changes(None)
     target.restore(Entity.END_USERS, "41", change.before)
     [put] = router.calls("PUT", "/api/v2/users/41")
     assert router.body(put)["user"] == {
