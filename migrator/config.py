@@ -131,6 +131,9 @@ def load_config(path: str | Path) -> Config:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such file", hint="run `migrator init` to write one")
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder, not a project file",
+                          hint=f"name the file: `migrator -c {path / 'migration.yaml'} ...`")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

@@ -19,7 +19,7 @@ import traceback
 import click
 
 from migrator import __version__
-from migrator.errors import EXIT_INTERRUPTED, MigratorError, redact
+from migrator.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, MigratorError, redact
 
 __all__ = ["cli", "main", "COMMAND_MODULES"]
 
@@ -60,11 +60,22 @@ class MigratorGroup(click.Group):
             ctx.exit(EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except OSError as exc:
+            if exc.filename is None:  # not about a path (a socket, a bug): a crash, below
+                self._crash(ctx, exc)
+            _say_error(redact(f"cannot use {exc.filename}: {(exc.strerror or str(exc)).lower()}"),
+                       "check the path (its folder must exist and be writable), "
+                       "then run the command again")
+            ctx.exit(EXIT_BAD_INPUT)
         except Exception as exc:  # a bug: one line on screen, the traceback in a file
-            path = _write_crash_log(exc)
-            _say_error(f"internal error: {type(exc).__name__}: {redact(str(exc))[:300]}",
-                       f"this is a bug; the details are in {path}")
-            ctx.exit(70)
+            self._crash(ctx, exc)
+
+    @staticmethod
+    def _crash(ctx: click.Context, exc: BaseException) -> None:
+        path = _write_crash_log(exc)
+        _say_error(f"internal error: {type(exc).__name__}: {redact(str(exc))[:300]}",
+                   f"this is a bug; the details are in {path}")
+        ctx.exit(70)
 
 
 @click.group(cls=MigratorGroup, context_settings={"help_option_names": ["-h", "--help"],

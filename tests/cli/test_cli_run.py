@@ -131,3 +131,24 @@ def test_sandbox_custom_statuses_is_a_zendesk_setting():
     assert "--custom-statuses" in runner.invoke(cli, ["sandbox", "--help"]).output
     result = runner.invoke(cli, ["sandbox", "freshdesk", "--custom-statuses"])
     assert result.exit_code == 2 and "Zendesk sandbox setting" in result.output
+
+
+def test_config_path_that_is_a_folder_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(cli, ["-c", str(tmp_path), "status"])
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    assert str(tmp_path) in result.output and "folder" in result.output
+
+
+def test_unwritable_out_path_is_a_clear_error_not_a_crash(project, tmp_path):
+    path, _, _ = project
+    assert run(path, "export").exit_code == 0
+    assert run(path, "migrate").exit_code == 0
+    out = tmp_path / "no" / "such" / "folder" / "verify.json"
+    blocker = tmp_path / "no"
+    blocker.write_text("a file where a folder should be")
+    result = run(path, "verify", "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    assert str(blocker) in result.output
+    assert "Hint:" in result.output
