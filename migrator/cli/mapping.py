@@ -214,6 +214,8 @@ def diff_cmd(ctx: click.Context, old: str, new: str, as_json: bool) -> None:
     from mappings.diff import diff_plans, render_diff
     from mappings.plan import build_plan
     project = _project(ctx)
+    if not _has_data(project):  # a plan needs the staged data: diffing without it is noise
+        raise ConfigError("nothing is staged yet", hint="run `migrator export` first")
     staged, target = _staged(project), project.config.target.type
     existing = _existing(project)
     before = build_plan(load_mapping(old), staged, target, existing=existing)

@@ -186,3 +186,16 @@ def test_mapping_cli_scaffold_validate_plan(project):
     assert bad.exit_code == 2
     assert "manager: no agent with e-mail henrik.koch@brightnest.example" in bad.output
     assert "did you mean 'henrik.kochii@brightnest.example'?" in bad.output
+
+
+def test_mapping_cli_diff_before_export_says_to_export(tmp_path):
+    (tmp_path / "migration.yaml").write_text(
+        "source: {type: zendesk, base_url: 'http://127.0.0.1:1'}\n"
+        "target: {type: freshdesk, base_url: 'http://127.0.0.1:2'}\n"
+        f"state: sqlite:///{tmp_path / 'state.db'}\n")
+    example = str(EXAMPLES[0])
+    result = CliRunner().invoke(cli, ["-c", str(tmp_path / "migration.yaml"), "mapping", "diff",
+                                      example, example])
+    assert result.exit_code == 2, result.output
+    assert "nothing is staged yet" in result.output and "migrator export" in result.output
+    assert "no agent with e-mail" not in result.output
