@@ -23,6 +23,14 @@ __all__ = ["Config", "EndpointConfig", "Options", "load_config", "resolve_secret
 DEFAULT_STATE = "sqlite:///.migrator/state.db"
 SECRET_KEYS = frozenset({"token", "api_token", "api_key", "password", "oauth_token", "secret"})
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+# Vendor keys a connector reads from its endpoint section (beyond the declared fields); any other
+# key is a typo that would otherwise be ignored without a word.
+VENDOR_KEYS = {
+    "zendesk": frozenset({"retry_backoff", "rate_window", "comments_strategy", "job_cap",
+                          "job_poll_seconds", "placeholder_email", "account_limit",
+                          "incremental_limit"}),
+    "freshdesk": frozenset({"retry_backoff", "rate_window", "page_cap"}),
+}
 
 
 class EndpointConfig(BaseModel):
@@ -147,10 +155,39 @@ def load_config(path: str | Path) -> Config:
     try:
         config = Config(**data)
     except ValidationError as exc:
-        lines = [f"{path}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-                 for err in exc.errors()]
-        raise ConfigError("invalid project file:\n  " + "\n  ".join(lines)) from None
+        lines = [f"{_where(path, err['loc'])}: {'.'.join(str(p) for p in err['loc'])}: "
+                 f"{err['msg']}" for err in exc.errors()]
+        raise ConfigError("invalid project file:\n  " + "\n  ".join(lines),
+                          hint="see \"The project file\" in README.md for every key") from None
+    unknown = [(side, key) for side in ("source", "target")
+               for key in (getattr(config, side).model_extra or {})
+               if key not in VENDOR_KEYS[getattr(config, side).type]]
+    if unknown:
+        lines = [f"{_where(path, (side, key))}: {side}.{key}: unknown "
+                 f"{getattr(config, side).type} setting" for side, key in unknown]
+        raise ConfigError("invalid project file:\n  " + "\n  ".join(lines),
+                          hint="check the spelling; \"The project file\" in README.md lists "
+                               "every key")
     return config.model_copy(update={"path": str(path)})
+
+
+def _where(path: Path, loc: tuple) -> str:
+    """``path:line:column`` of the key at ``loc`` (or its nearest parent), else ``path``."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+        return str(path)
+    mark = None
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key, value in node.value:
+            if key.value == str(part):
+                mark, node = key.start_mark, value
+                break
+        else:
+            break
+    return f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
 
 
 def dump_config(data: dict[str, Any]) -> str:

@@ -79,3 +79,37 @@ def test_binary_file_is_a_clear_error(tmp_path):
     path.write_bytes(b"\xff\xfe\x00\x01binary")
     with pytest.raises(ConfigError):
         load_config(path)
+
+
+@pytest.mark.parametrize("key,side", [("retry_backof", "source"), ("api_kye", "target"),
+                                      ("comments_strategy", "target")])
+def test_unknown_endpoint_key_is_refused_with_its_line(tmp_path, key, side):
+    text = GOOD.replace("  type: zendesk\n" if side == "source" else "  type: freshdesk\n",
+                        f"  type: {'zendesk' if side == 'source' else 'freshdesk'}\n"
+                        f"  {key}: 2\n")
+    path = write(tmp_path, text)
+    line = text.splitlines().index(f"  {key}: 2") + 1
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert f"{path}:{line}" in info.value.message
+    assert f"{side}.{key}" in info.value.message and "unknown" in info.value.message
+    assert info.value.hint and "README" in info.value.hint
+
+
+def test_known_vendor_keys_are_accepted(tmp_path):
+    text = GOOD.replace("  type: zendesk\n", "  type: zendesk\n  comments_strategy: events\n"
+                        "  job_cap: 3\n  retry_backoff: 0.1\n  rate_window: 5\n"
+                        "  placeholder_email: p@acme.test\n  account_limit: 100\n")
+    text = text.replace("  type: freshdesk\n", "  type: freshdesk\n  page_cap: 2\n"
+                        "  create_agents: true\n")
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.source.model_extra["job_cap"] == 3
+
+
+def test_invalid_value_names_its_line(tmp_path):
+    text = GOOD.replace("tags: [migrated, from-zendesk]", "batch_size: lots")
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    line = text.splitlines().index("  batch_size: lots") + 1
+    assert f"{path}:{line}:" in info.value.message and "options.batch_size" in info.value.message
