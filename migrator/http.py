@@ -175,12 +175,20 @@ class _Retry(Exception):
     """Internal: a transient failure tenacity should retry."""
 
     def __init__(self, reason: str, wait: float | None = None, status: int | None = None,
-                 rate_limited: bool = False):
+                 rate_limited: bool = False, unreachable: bool = False):
         super().__init__(reason)
         self.reason = reason
         self.wait = wait
         self.status = status
         self.rate_limited = rate_limited
+        self.unreachable = unreachable  # no connection at all: a wrong URL or a host down
+
+
+def _transport_retry(exc: httpx.TransportError, base_url: str) -> _Retry:
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        detail = str(exc).strip() or type(exc).__name__
+        return _Retry(f"cannot connect to {base_url}: {detail}", unreachable=True)
+    return _Retry(f"connection error: {type(exc).__name__}")
 
 
 def _error_text(response: httpx.Response, limit: int = 500) -> str:
@@ -325,11 +333,15 @@ class HttpClient:
                             data=data, files=files, content=content, headers=headers)
         except _Retry as exc:
             cls = RateLimitedError if exc.rate_limited else TransientError
+            hint = "the state is saved; run the same command again to continue"
+            if exc.unreachable:
+                hint = ("check `base_url` (or subdomain/domain) in migration.yaml and that the "
+                        "host is reachable from here, then run the same command again (the "
+                        "state is saved)")
             raise cls(
                 f"{self.what}: {method} {urlsplit(url).path} kept failing ({exc.reason}) after "
                 f"{self.retry.max_attempts} attempts",
-                status=exc.status,
-                hint="the state is saved; run the same command again to continue",
+                status=exc.status, hint=hint,
             ) from None
 
     def _send_once(self, method, url, names, ok, **kw) -> httpx.Response:
@@ -342,7 +354,7 @@ class HttpClient:
                 response = self._client.request(method, url, **{k: v for k, v in kw.items()
                                                                 if v is not None})
             except (httpx.TransportError,) as exc:
-                raise _Retry(f"connection error: {type(exc).__name__}") from None
+                raise _transport_retry(exc, self.base_url) from None
         with self._count_lock:
             self.request_count += 1
         self._note_clock(response.headers.get("date"))

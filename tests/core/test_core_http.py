@@ -206,3 +206,13 @@ def test_the_servers_clock_offset_comes_from_its_date_header(httpx_mock, client)
     httpx_mock.add_response(url=f"{BASE}/api/v2/b", headers={"Date": "garbage"})
     client.request("GET", "/api/v2/b")
     assert 118 < client.clock_offset < 122  # an unreadable header changes nothing
+
+
+def test_unreachable_host_names_the_url_and_the_setting(httpx_mock, client, sleeps):
+    for _ in range(4):
+        httpx_mock.add_exception(httpx.ConnectError("[Errno 111] Connection refused"))
+    with pytest.raises(TransientError) as info:
+        client.get_json("/api/v2/users/me")
+    message = info.value.message
+    assert BASE in message and "Connection refused" in message and "4 attempts" in message
+    assert "base_url" in info.value.hint and "migration.yaml" in info.value.hint
