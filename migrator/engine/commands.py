@@ -119,6 +119,11 @@ def verify_project(project: Project, *, out: Path | None = None,
                    progress: Progress | None = None, plan: Any = None) -> VerifyReport:
     """``migrator verify``: reconcile staging and target; writes verify.json."""
     plan = plan if plan is not None else plan_for(project)
+    if not project.state.outcome_counts() and not project.state.open_batches():
+        # Comparing against a target nothing was loaded into would "match" trivially.
+        raise ConfigError("nothing has been migrated yet (or it was all rolled back): there is "
+                          "nothing in the target to verify",
+                          hint="run `migrator migrate` first (or `migrator migrate --sample 20`)")
     out = out or project.config.resolve("verify.json")
     return verify(project.state, project.target(), plan, project.config.options, out=out,
                   in_flight=min(8, project.config.options.max_in_flight), progress=progress)

@@ -152,3 +152,13 @@ def test_unwritable_out_path_is_a_clear_error_not_a_crash(project, tmp_path):
     assert "internal error" not in result.output and "Traceback" not in result.output
     assert str(blocker) in result.output
     assert "Hint:" in result.output
+
+
+def test_verify_before_migrate_does_not_sign_off_on_nothing(project):
+    path, _, _ = project
+    assert run(path, "export").exit_code == 0
+    for args in (("verify",), ("verify", "--json")):
+        result = run(path, *args)
+        assert result.exit_code == 2, result.output
+        assert "nothing has been migrated" in result.output and "migrator migrate" in result.output
+        assert "everything matches" not in result.output and '"ok": true' not in result.output
