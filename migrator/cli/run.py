@@ -55,8 +55,9 @@ def init(ctx: click.Context, source_type: str, target_type: str, force: bool) ->
 
 
 @click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 @click.pass_context
-def check(ctx: click.Context) -> None:
+def check(ctx: click.Context, as_json: bool) -> None:
     """Check credentials, permissions, plan features and rate limits of both sides."""
     from migrator.engine.render import check_table
     with _project(ctx) as project:
@@ -66,9 +67,14 @@ def check(ctx: click.Context) -> None:
         if all(i.ok for side, i in rows if side == "target"):  # the plan reads this snapshot
             from migrator.cli.mapping import snapshot_lines, snapshot_target
             notes = snapshot_lines(snapshot_target(project), project)
-    _console().print(check_table(rows))
-    for line in notes:
-        click.echo(line)
+    if as_json:
+        _json({"ok": all(i.ok for _, i in rows), "notes": notes,
+               "checks": [{"side": side, "name": i.name, "ok": i.ok, "warning": i.warning,
+                           "detail": i.detail, "hint": i.hint} for side, i in rows]})
+    else:
+        _console().print(check_table(rows))
+        for line in notes:
+            click.echo(line)
     failed = [f"{side}: {i.name}" for side, i in rows if not i.ok]
     if failed:
         raise ConfigError(f"{len(failed)} checks failed: {', '.join(failed)}",

@@ -162,3 +162,20 @@ def test_verify_before_migrate_does_not_sign_off_on_nothing(project):
         assert result.exit_code == 2, result.output
         assert "nothing has been migrated" in result.output and "migrator migrate" in result.output
         assert "everything matches" not in result.output and '"ok": true' not in result.output
+
+
+def test_check_json_is_valid_json_on_stdout_and_keeps_the_exit_code(project, monkeypatch):
+    path, source, _ = project
+    ok = run(path, "check", "--json")
+    assert ok.exit_code == 0, ok.output
+    data = json.loads(ok.stdout)
+    assert data["ok"] is True and {c["side"] for c in data["checks"]} == {"source", "target"}
+    from connectors.base import CheckItem
+    monkeypatch.setattr(source, "check", lambda: [CheckItem("credentials", False, "401",
+                                                            "set ZENDESK_SOURCE_TOKEN")])
+    bad = run(path, "check", "--json")
+    assert bad.exit_code == 2
+    data = json.loads(bad.stdout)
+    assert data["ok"] is False
+    assert {"side": "source", "name": "credentials", "ok": False, "warning": False,
+            "detail": "401", "hint": "set ZENDESK_SOURCE_TOKEN"} in data["checks"]
