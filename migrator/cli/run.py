@@ -198,6 +198,14 @@ def verify(ctx: click.Context, as_json: bool, out: Path | None) -> None:
         ctx.exit(EXIT_FAILED_RECORDS)
 
 
+def _confirmed(question: str) -> bool:
+    """The user's yes; no answer at all (no terminal, end of input) is a no."""
+    try:
+        return click.confirm(question, default=False, err=True)
+    except click.Abort:
+        return False
+
+
 @click.command()
 @click.option("--run", "run_id", type=int, help="The run to undo (default: the latest run that "
               "created records).")
@@ -218,8 +226,10 @@ def rollback(ctx: click.Context, run_id: int | None, yes: bool) -> None:
         if changed:
             click.echo("and changed existing records, to be put back as they were: "
                        + ", ".join(f"{n} {e}" for e, n in changed.items()))
-        if not yes:
-            click.confirm("Delete these records in the target?", abort=True)
+        if not yes and not _confirmed("Delete these records in the target?"):
+            click.echo("nothing deleted: the rollback was not confirmed (--yes skips the "
+                       "question)", err=True)
+            ctx.exit(1)
         with _progress() as progress:
             report = rollback_project(project, preview["run_id"], progress)
     click.echo(f"deleted: {', '.join(f'{n} {e}' for e, n in report.deleted.items()) or 'nothing'}")

@@ -93,7 +93,12 @@ def test_rollback_asks_before_deleting(project):
     run(path, "migrate")
     refused = CliRunner().invoke(cli, ["-c", str(path), "rollback"], input="n\n")
     assert refused.exit_code == 1 and "Delete these records" in refused.output
+    assert "nothing deleted" in refused.output and "--yes" in refused.output
     assert target.count(Entity.TICKETS) == 6
+    # no one to answer (a script without --yes): the same, not a bare "Aborted!"
+    silent = CliRunner().invoke(cli, ["-c", str(path), "rollback"], input="")
+    assert silent.exit_code == 1 and "nothing deleted" in silent.output
+    assert "Aborted" not in silent.output and target.count(Entity.TICKETS) == 6
 
 
 def test_failed_records_exit_1_and_retry_failed_exits_0(project):
