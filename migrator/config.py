@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -80,6 +81,24 @@ class Options(BaseModel):
     max_in_flight: int = Field(default=8, ge=1, le=64)
     # attachment bytes downloaded or uploaded at once (files stream to disk in 64 KB chunks)
     attachment_bytes_in_flight: int = Field(default=64 * 1024 * 1024, ge=1)
+
+    @field_validator("since")
+    @classmethod
+    def _a_date(cls, value: str | None) -> str | None:
+        """A date (YYYY-MM-DD) or an ISO timestamp, checked when the file is read, not when
+        the export reaches the tickets."""
+        if value is None or not value.strip():
+            return None
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                datetime.strptime(text, "%Y-%m-%d")
+            else:
+                datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date: write it as YYYY-MM-DD, e.g. 2024-01-31"
+                             ) from None
+        return text
 
 
 class Config(BaseModel):

@@ -131,6 +131,13 @@ def migrate(ctx: click.Context, sample: int | None, seed: int, pick: str | None,
                                "combine with --sample, --pick, --edge-cases, --dry-run or "
                                "--retry-failed")
     with _project(ctx) as project, _progress(not dry_run) as progress:
+        if retry_failed and not dry_run and not project.state.count_failed():
+            if as_json:
+                _json({"status": "nothing to retry", "outstanding_failed": 0})
+            else:
+                click.echo("nothing to retry: no record has failed (`migrator status` shows "
+                           "the counts)")
+            return
         if follow:
             report = follow_project(project, progress).final
         else:

@@ -110,6 +110,12 @@ def test_failed_records_exit_1_and_retry_failed_exits_0(project):
     assert "--retry-failed" in first.output
     target.fail.clear()
     assert run(path, "migrate", "--retry-failed").exit_code == 0
+    assert target.count(Entity.TICKETS) == 6  # the failed one went through
+    # nothing failed any more: said, and no empty run is recorded
+    again = run(path, "migrate", "--retry-failed")
+    assert again.exit_code == 0 and "nothing to retry" in again.output
+    as_json = run(path, "migrate", "--retry-failed", "--json")
+    assert json.loads(as_json.output) == {"status": "nothing to retry", "outstanding_failed": 0}
 
 
 def test_transient_failure_exits_3_with_a_resume_hint(project):

@@ -113,3 +113,20 @@ def test_invalid_value_names_its_line(tmp_path):
         load_config(path)
     line = text.splitlines().index("  batch_size: lots") + 1
     assert f"{path}:{line}:" in info.value.message and "options.batch_size" in info.value.message
+
+
+@pytest.mark.parametrize("value, ok", [("2024-01-31", True), ("2024-01-31T08:00:00Z", True),
+                                       ("yesterday", False), ("2024-13-01", False)])
+def test_since_must_be_a_date_when_the_file_is_read(tmp_path, monkeypatch, value, ok):
+    """A wrong ``options.since`` is said at once, with its line, not when the export starts."""
+    monkeypatch.setenv("ZD_TOKEN", "t")
+    monkeypatch.setenv("FD_KEY", "k")
+    text = GOOD.replace("tags: [migrated, from-zendesk]", f"since: '{value}'")
+    path = write(tmp_path, text)
+    if ok:
+        assert load_config(path).options.since == value
+        return
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    line = text.splitlines().index(f"  since: '{value}'") + 1
+    assert f"{path}:{line}:" in info.value.message and "YYYY-MM-DD" in info.value.message
