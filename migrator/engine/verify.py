@@ -16,6 +16,7 @@ file as it comes, and only the counts and the first differing tickets stay in me
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -206,6 +207,8 @@ def verify(state: StateStore, target: Any, plan: Any, options: Any, *, out: Path
         progress.advance("verify tickets")
         return {"source_id": sid, "target_id": tid, "problems": problems}
 
+    if out is not None and not out.parent.is_dir():  # said with the user's path, not ours
+        raise FileNotFoundError(errno.ENOENT, "no such folder", str(out.parent))
     lines = (out.with_name(out.name + ".tickets").open("w+", encoding="utf-8")
              if out is not None else None)
     try:
