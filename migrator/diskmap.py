@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from typing import Iterable, Iterator
+from typing import Iterable
 
 __all__ = ["DiskMap"]
 
@@ -63,36 +63,9 @@ class DiskMap:
             self._db.execute("INSERT INTO kv VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET "
                              "v = excluded.v", (str(key), str(value)))
 
-    def setdefault(self, key: str, value: str) -> str:
-        self.add_new([(key, value)])
-        return self[key]
-
     def __len__(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM kv").fetchone()[0])
-
-    def items(self) -> Iterator[tuple[str, str]]:
-        """Every pair in key order, read a page at a time."""
-        last = None
-        while True:
-            with self._lock:  # two statements: one with an OR would scan from the start
-                rows = (self._db.execute("SELECT k, v FROM kv ORDER BY k LIMIT 1000")
-                        if last is None else
-                        self._db.execute("SELECT k, v FROM kv WHERE k > ? ORDER BY k LIMIT 1000",
-                                         (last,))).fetchall()
-            yield from rows
-            if len(rows) < 1000:
-                return
-            last = rows[-1][0]
-
-    def keys(self) -> Iterator[str]:
-        return (k for k, _ in self.items())
-
-    def __iter__(self) -> Iterator[str]:
-        return self.keys()
-
-    def values(self) -> Iterator[str]:
-        return (v for _, v in self.items())
 
     def close(self) -> None:
         with self._lock:

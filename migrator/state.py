@@ -182,7 +182,6 @@ def dumps(data: Any) -> str:
 
 loads = orjson.loads
 _dumps = dumps
-_KEEP = object()  # a column left as it is
 
 
 @dataclass(frozen=True)
@@ -738,27 +737,19 @@ class StateStore:
                 cur.close()
         return int(self._fetch(sql + " RETURNING id", params, conn)[0][0])
 
-    def _set_batch(self, conn: Connection, batch_id: int, status: str,
-                   job_id: Any = _KEEP) -> None:
-        if job_id is _KEEP:
-            conn.exec_driver_sql(self._marks(
-                "UPDATE batches SET status = ?, updated_at = ? WHERE id = ?"),
-                (status, time.time(), batch_id))
-        else:
-            conn.exec_driver_sql(self._marks(
-                "UPDATE batches SET status = ?, job_id = ?, updated_at = ? WHERE id = ?"),
-                (status, job_id, time.time(), batch_id))
-
     def mark_sent(self, batch_id: int, job_id: str | None = None) -> None:
         with self.transaction() as conn:
-            self._set_batch(conn, batch_id, "sent", job_id)
+            conn.exec_driver_sql(self._marks("UPDATE batches SET status = 'sent', job_id = ?, "
+                                             "updated_at = ? WHERE id = ?"),
+                                 (job_id, time.time(), batch_id))
 
     def finish_batch(self, batch_id: int, entity: Entity, outcomes: Sequence[RecordOutcome],
                      run_id: int, *, cursor: tuple[str, str] | None = None) -> None:
         """Record a batch's outcomes and close it, in one transaction (with a cursor if given)."""
         with self.transaction() as conn:
             self._write_outcomes(conn, entity, outcomes, run_id)
-            self._set_batch(conn, batch_id, "done")
+            conn.exec_driver_sql(self._marks("UPDATE batches SET status = 'done', updated_at = ? "
+                                             "WHERE id = ?"), (time.time(), batch_id))
             if cursor is not None:
                 self._set_cursor(conn, *cursor)
 

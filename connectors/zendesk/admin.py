@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from connectors.zendesk import parse
 from connectors.zendesk.comments import fetch_ticket_comments
-from connectors.zendesk.paging import iter_cbp, list_all
+from connectors.zendesk.paging import iter_all, list_all
 from migrator.errors import RecordError
 from migrator.http import HttpClient
 from migrator.models import Entity
@@ -71,8 +71,8 @@ def existing(client: HttpClient, lookups: "Lookups", entity: Entity) -> Iterator
         seen = {int(f["id"]): f for f in lookups.fields().values()}
         return iter(f for f in map(parse.parse_ticket_field, seen.values()) if f is not None)
     if entity == Entity.ORGANIZATIONS:
-        return (parse.parse_organization(o) for items, _, _ in  # a page at a time: many
-                iter_cbp(client, "/api/v2/organizations", "organizations") for o in items)
+        return map(parse.parse_organization,  # a page at a time: an account has many
+                   iter_all(client, "/api/v2/organizations", "organizations"))
     return iter(())
 
 

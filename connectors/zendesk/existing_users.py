@@ -22,8 +22,8 @@ __all__ = ["UsersByEmail"]
 class UsersByEmail:
     """E-mail (lower case) -> the user's ``fields`` as the listing found them, with its id."""
 
-    def __init__(self, pages: Callable[[], Iterable[list[dict]]], fields: Sequence[str]):
-        self._pages, self.fields = pages, tuple(fields)
+    def __init__(self, users: Callable[[], Iterable[dict]], fields: Sequence[str]):
+        self._users, self.fields = users, tuple(fields)
         self._map: DiskMap | None = None
         self._lock = threading.Lock()  # the batches of a step run in threads
 
@@ -33,8 +33,7 @@ class UsersByEmail:
                 self._map = DiskMap(
                     (str(u["email"]).lower(),
                      json.dumps([str(u["id"]), {k: u.get(k) for k in self.fields}]))
-                    for page in self._pages() for u in page
-                    if u.get("email") and u.get("id") is not None)
+                    for u in self._users() if u.get("email") and u.get("id") is not None)
             return self._map
 
     def find(self, emails: Iterable[str]) -> list[tuple[str, str, dict[str, Any]]]:

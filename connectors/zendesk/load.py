@@ -5,9 +5,9 @@ Per entity (reference ``zendesk-api.md`` §5):
     organizations   reuse by name, else ``organizations/create_many`` (job)
     end_users,      ``users/create_or_update_many`` by 100 (job, matched by external_id or
     agents          e-mail); a 403 (bulk import disabled) falls back to ``users/create_or_update``
-                    one by one. An existing user it will change is noted first, with what it
-                    had, so a rollback puts it back (agents: listed once; end users: the
-                    account's users listed once into a temporary file, looked up per batch)
+                    one by one. An existing user a batch will change is noted first, with what
+                    it had, so a rollback puts it back (the account's users are listed once
+                    per run into a temporary file and looked up per batch by e-mail)
     groups          reuse by name, else ``POST /groups``
     memberships     reuse existing (user, group) pairs, else ``group_memberships/create_many``
     tickets         attachments uploaded, then ``imports/tickets/create_many`` (job) with every
@@ -30,8 +30,8 @@ from connectors.base import (Change, ChangeLog, CheckItem, Helper, LoadItem, Sub
 from connectors.zendesk import admin, render
 from connectors.zendesk.existing_users import UsersByEmail
 from connectors.zendesk.jobs import JobQueue, job_outcomes
-from connectors.zendesk.paging import iter_cbp
 from connectors.zendesk.lookups import Lookups
+from connectors.zendesk.paging import iter_all
 from connectors.zendesk.tickets import import_one, prepare_tickets
 from connectors.zendesk.writes import OnceClient, Unknown, wait_for
 from migrator.config import Options
@@ -392,9 +392,8 @@ class ZendeskTarget:
         return out
 
     def _user_snapshot(self) -> UsersByEmail:
-        return UsersByEmail(
-            lambda: (items for items, _, _ in iter_cbp(self.client, "/api/v2/users", "users")),
-            RESTORED_END_USER_FIELDS)
+        return UsersByEmail(lambda: iter_all(self.client, "/api/v2/users", "users"),
+                            RESTORED_END_USER_FIELDS)
 
     def _note_user_changes(self, entity: Entity, bodies: dict[int, dict]) -> None:
         """Users the account had when the run began (matched by e-mail, as ``create_or_update``
@@ -426,7 +425,7 @@ class ZendeskTarget:
             self._users_before = self._user_snapshot()
 
     def changes(self) -> list[Change]:
-        """Existing agents updated since the last call, with what they had."""
+        """Existing users updated since the last call, with what they had."""
         return self._changes.drain()
 
     def restore(self, entity: Entity, target_id: str, before: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ import threading
 from typing import Any, Callable
 
 from connectors.zendesk import render
-from connectors.zendesk.paging import iter_cbp, list_all
+from connectors.zendesk.paging import iter_all, list_all
 from connectors.zendesk.writes import Unknown
 from migrator.diskmap import DiskMap
 from migrator.errors import ConfigError, RecordError
@@ -79,8 +79,8 @@ class Lookups:
         """Organization name (lower case) -> id, in a temporary file (an account's
         organisations can be many), read a page at a time."""
         return self._get("orgs", lambda: DiskMap(
-            (o["name"].strip().lower(), str(o["id"])) for items, _, _ in
-            iter_cbp(self.client, "/api/v2/organizations", "organizations") for o in items))
+            (o["name"].strip().lower(), str(o["id"]))
+            for o in iter_all(self.client, "/api/v2/organizations", "organizations")))
 
     def groups(self) -> dict[str, str]:
         """Group name (lower case) -> id, deleted groups left out."""

@@ -17,7 +17,8 @@ from typing import Any, Iterator
 
 from migrator.http import HttpClient
 
-__all__ = ["iter_cbp", "iter_incremental_cursor", "iter_incremental_time", "list_all"]
+__all__ = ["iter_all", "iter_cbp", "iter_incremental_cursor", "iter_incremental_time",
+           "list_all"]
 
 log = logging.getLogger("connectors.zendesk")
 
@@ -48,9 +49,15 @@ def iter_cbp(client: HttpClient, path: str, key: str, *, params: dict[str, Any] 
         after = nxt
 
 
+def iter_all(client: HttpClient, path: str, key: str, **kw: Any) -> Iterator[dict]:
+    """Every item of a CBP list, a page at a time (never the whole list at once)."""
+    for items, _, _ in iter_cbp(client, path, key, **kw):
+        yield from items
+
+
 def list_all(client: HttpClient, path: str, key: str, **kw: Any) -> list[dict]:
     """Every item of a CBP list."""
-    return [item for items, _, _ in iter_cbp(client, path, key, **kw) for item in items]
+    return list(iter_all(client, path, key, **kw))
 
 
 def iter_incremental_cursor(client: HttpClient, path: str, key: str, *, start_time: int,
